@@ -1,0 +1,71 @@
+// Package engine is the contract between knit's pipeline and the database
+// that runs it. The pipeline speaks only to these interfaces; adapters
+// (package duckdb, later postgres and spark) are the only code importing a
+// driver. SQL text that differs between engines is produced by the Dialect.
+package engine
+
+import (
+	"context"
+	"database/sql"
+)
+
+// Type is a column type in the engine-neutral vocabulary.
+type Type int
+
+const (
+	Text Type = iota
+	BigInt
+	Double
+	Bool
+	Timestamp
+	Date
+)
+
+// Column describes one column of a table the pipeline creates.
+type Column struct {
+	Name string
+	Type Type
+}
+
+// Engine runs SQL and moves bulk data in and out.
+type Engine interface {
+	// Dialect returns the SQL dialect of this engine.
+	Dialect() Dialect
+	// Exec runs a statement with positional parameters.
+	Exec(ctx context.Context, query string, args ...any) error
+	// Query runs a query with positional parameters.
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	// CreateTable creates (or replaces) a table.
+	CreateTable(ctx context.Context, table string, cols []Column) error
+	// Load appends rows to an existing table in bulk (DuckDB's appender,
+	// PostgreSQL's COPY), never row by row. next is called until it
+	// returns false; each row's values match cols' order.
+	Load(ctx context.Context, table string, cols []Column, next func(row []any) (bool, error)) (int64, error)
+	// TableExists reports whether a table exists.
+	TableExists(ctx context.Context, table string) (bool, error)
+	// Swap atomically replaces each table T with its staged copy
+	// StagedName(T), in one transaction: readers see all old tables or all
+	// new ones. A staged table that does not exist is an error.
+	Swap(ctx context.Context, tables []string) error
+	// DropStaged drops every staged table left by an earlier failed run.
+	DropStaged(ctx context.Context) error
+	// Close releases the engine.
+	Close() error
+}
+
+// StagedSuffix marks tables a run writes before it swaps them in.
+const StagedSuffix = "__staged"
+
+// StagedName returns the staged name of a table.
+func StagedName(table string) string { return table + StagedSuffix }
+
+// Dialect produces the SQL text that differs between engines.
+type Dialect interface {
+	Name() string
+	// Quote quotes an identifier (table or column name).
+	Quote(name string) string
+	// Param returns the placeholder for the n-th (1-based) parameter.
+	Param(n int) string
+	// TypeName returns the SQL type name for t.
+	TypeName(t Type) string
+}
