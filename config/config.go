@@ -134,8 +134,13 @@ type Rule struct {
 
 // Condition compares one field (a unified attribute or an identifier type).
 type Condition struct {
-	Field     string `yaml:"field"`
-	Precision string `yaml:"precision"` // exact (default); fuzzy levels come with matching
+	Field string `yaml:"field"`
+	// Precision is exact (the default), low (0.30), medium (0.60), high
+	// (0.80) or a similarity threshold in (0,1]; see Threshold.
+	Precision string `yaml:"precision"`
+	// Metric is the similarity used by a fuzzy precision: edit (the
+	// default, normalised Levenshtein), jaro_winkler or token (word sets).
+	Metric string `yaml:"metric"`
 }
 
 // Field configures one unified field.
