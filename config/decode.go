@@ -171,9 +171,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		switch v.Type() {
 		case columnType:
 			v.Set(reflect.ValueOf(Column{Type: n.Value}))
+			d.valuePos[joinPath(path, "type")] = nodePos(n)
 			return
 		case timeFieldType:
 			v.Set(reflect.ValueOf(TimeField{Column: n.Value}))
+			d.valuePos[joinPath(path, "column")] = nodePos(n)
 			return
 		}
 	}
