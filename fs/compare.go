@@ -1,0 +1,222 @@
+package fs
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// LevelOf is the Go reference implementation of a comparison: the index of
+// the first level that holds for values a and b. An empty (or all-space)
+// value is null. It defines the semantics the engine's SQL must reproduce
+// and scores pairs in Go where no engine is involved (live stitching).
+// Strings are compared by character (rune), not byte.
+func (c *Comparison) LevelOf(a, b string) uint8 {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	for k, l := range c.Levels {
+		if l.holds(a, b) {
+			return uint8(k)
+		}
+	}
+	// Validate guarantees a final else level; without one, the last level.
+	return uint8(len(c.Levels) - 1)
+}
+
+// Compare builds the comparison vector of a pair of records given as
+// field → value maps.
+func (m *Model) Compare(left, right map[string]string) Vector {
+	v := make(Vector, len(m.Comparisons))
+	for i := range m.Comparisons {
+		c := &m.Comparisons[i]
+		v[i] = c.LevelOf(left[c.Field], right[c.Field])
+	}
+	return v
+}
+
+func (l Level) holds(a, b string) bool {
+	if l.Kind == KindNull {
+		return a == "" || b == ""
+	}
+	if l.Kind == KindElse {
+		return true
+	}
+	a, b = part(a, l.Part), part(b, l.Part)
+	if a == "" || b == "" {
+		// A missing part (an email without '@', a postcode too short for a
+		// sector) is no agreement.
+		return false
+	}
+	switch l.Kind {
+	case KindExact:
+		return a == b
+	case KindJaroWinkler:
+		return JaroWinkler(a, b) >= l.Threshold
+	case KindLevenshtein:
+		return float64(Levenshtein(a, b)) <= l.Threshold
+	case KindJaccard:
+		return Jaccard(a, b) >= l.Threshold
+	case KindDateWithinDays:
+		da, okA := parseDate(a)
+		db, okB := parseDate(b)
+		return okA && okB && math.Abs(da.Sub(db).Hours()/24) <= l.Threshold
+	case KindNumericWithin:
+		x, errA := strconv.ParseFloat(a, 64)
+		y, errB := strconv.ParseFloat(b, 64)
+		return errA == nil && errB == nil && math.Abs(x-y) <= l.Threshold
+	}
+	return false
+}
+
+// part extracts the part of a value a level tests (see the Part constants).
+func part(s, p string) string {
+	switch p {
+	case PartEmailLocal, PartEmailDomain:
+		at := strings.LastIndexByte(s, '@')
+		if at < 0 {
+			return ""
+		}
+		if p == PartEmailLocal {
+			return s[:at]
+		}
+		return s[at+1:]
+	case PartPostcodeSector, PartPostcodeDistrict:
+		r := []rune(strings.ReplaceAll(s, " ", ""))
+		cut := 2
+		if p == PartPostcodeDistrict {
+			cut = 3
+		}
+		if len(r) <= cut {
+			return ""
+		}
+		return string(r[:len(r)-cut])
+	case PartPostcodeArea:
+		end := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
+		if end < 0 {
+			return s
+		}
+		return s[:end]
+	}
+	return s
+}
+
+// parseDate reads the leading YYYY-MM-DD of a date or timestamp.
+func parseDate(s string) (time.Time, bool) {
+	if len(s) < 10 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("2006-01-02", s[:10])
+	return t, err == nil
+}
+
+// JaroWinkler is the Jaro-Winkler similarity of a and b by character: the
+// Jaro similarity raised by 0.1 per common leading character (at most 4)
+// when it exceeds 0.7, as Winkler proposed.
+func JaroWinkler(a, b string) float64 {
+	ra, rb := []rune(a), []rune(b)
+	j := jaro(ra, rb)
+	if j <= 0.7 {
+		return j
+	}
+	prefix := 0
+	for prefix < 4 && prefix < len(ra) && prefix < len(rb) && ra[prefix] == rb[prefix] {
+		prefix++
+	}
+	return j + float64(prefix)*0.1*(1-j)
+}
+
+func jaro(a, b []rune) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		if len(a) == len(b) {
+			return 1
+		}
+		return 0
+	}
+	window := max(len(a), len(b))/2 - 1
+	window = max(window, 0)
+	matchedA := make([]bool, len(a))
+	matchedB := make([]bool, len(b))
+	matches := 0
+	for i, r := range a {
+		lo, hi := max(0, i-window), min(len(b)-1, i+window)
+		for k := lo; k <= hi; k++ {
+			if !matchedB[k] && b[k] == r {
+				matchedA[i], matchedB[k] = true, true
+				matches++
+				break
+			}
+		}
+	}
+	if matches == 0 {
+		return 0
+	}
+	transpositions, k := 0, 0
+	for i := range a {
+		if !matchedA[i] {
+			continue
+		}
+		for !matchedB[k] {
+			k++
+		}
+		if a[i] != b[k] {
+			transpositions++
+		}
+		k++
+	}
+	mf := float64(matches)
+	return (mf/float64(len(a)) + mf/float64(len(b)) + (mf-float64(transpositions/2))/mf) / 3
+}
+
+// Levenshtein is the edit distance between a and b in characters.
+func Levenshtein(a, b string) int {
+	if a == b {
+		return 0
+	}
+	rb := []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	i := 0
+	for _, ca := range a {
+		i++
+		cur[0] = i
+		for j, cb := range rb {
+			cost := 1
+			if ca == cb {
+				cost = 0
+			}
+			cur[j+1] = min(prev[j+1]+1, cur[j]+1, prev[j]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	if i == 0 {
+		return utf8.RuneCountInString(b)
+	}
+	return prev[len(rb)]
+}
+
+// Jaccard is |A∩B| / |A∪B| over the sets of whitespace-separated words.
+func Jaccard(a, b string) float64 {
+	wa, wb := strings.Fields(a), strings.Fields(b)
+	set := make(map[string]uint8, len(wa)+len(wb))
+	for _, w := range wa {
+		set[w] |= 1
+	}
+	for _, w := range wb {
+		set[w] |= 2
+	}
+	if len(set) == 0 {
+		return 0
+	}
+	both := 0
+	for _, s := range set {
+		if s == 3 {
+			both++
+		}
+	}
+	return float64(both) / float64(len(set))
+}
