@@ -1,6 +1,9 @@
 package source
 
 import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -175,5 +178,31 @@ func TestParquetMissingConfiguredColumn(t *testing.T) {
 	_, err = Open(dir, &config.Source{Name: "test", File: "c.parquet", PrimaryKey: "ID"})
 	if err == nil || !strings.Contains(err.Error(), `did you mean "id"?`) {
 		t.Errorf("error %v; want a suggestion of id", err)
+	}
+}
+
+func TestGzipNDJSONWithALongLine(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", 200_000) // longer than the read buffer
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	fmt.Fprintf(gz, "{\"id\": \"a\", \"blob\": %q}\n{\"id\": \"b\"}\n", long)
+	gz.Close()
+	writeFile(t, dir, "events.jsonl.gz", buf.String())
+	_, res := readAll(t, dir, &config.Source{Name: "test", File: "events.jsonl.gz", PrimaryKey: "id"})
+	if want := [][]string{{"a", long}, {"b", ""}}; !reflect.DeepEqual(res.values(), want) {
+		t.Errorf("read %d rows; want the long value intact and the next row", len(res.rows))
+	}
+	if want := []int64{1, 2}; !reflect.DeepEqual(res.lines(), want) {
+		t.Errorf("lines %v, want %v", res.lines(), want)
+	}
+}
+
+func TestCorruptGzipIsAnErrorNamingTheFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "data.csv.gz", "id,name\n1,Ann\n") // not compressed
+	_, err := Open(dir, csvSource("data.csv.gz"))
+	if err == nil || !strings.Contains(err.Error(), "data.csv.gz") || !strings.Contains(err.Error(), "not a gzip file") {
+		t.Errorf("error %v; want the file named as not gzip", err)
 	}
 }

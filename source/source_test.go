@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -385,5 +386,43 @@ func TestSharedDatasets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An unclosed quote runs to the end of the file: that text is one rejected
+// row, kept whole, and reading ends cleanly.
+func TestCSVUnclosedQuoteRejectsTheRestOfTheFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "data.csv", "id,name\n1,Ann\n2,\"unclosed\n3,Cy\n")
+	_, res := readAll(t, dir, csvSource("data.csv"))
+	if want := [][]string{{"1", "Ann"}}; !reflect.DeepEqual(res.values(), want) {
+		t.Errorf("values %q, want %q", res.values(), want)
+	}
+	if len(res.rejected) != 1 {
+		t.Fatalf("rejected %v, want one row", res.rejected)
+	}
+	got := res.rejected[0]
+	if got.Line != 3 || got.Raw != "2,\"unclosed\n3,Cy" || !strings.Contains(got.Reason, `extraneous or missing " in quoted-field`) {
+		t.Errorf("rejected %+v; want line 3 with the rest of the file as raw text", got)
+	}
+}
+
+// The raw text of a rejected row deep in a file (past the point where the
+// reader lets go of earlier bytes) is still exact.
+func TestCSVRawTextAfterManyRows(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,name\n")
+	for i := range 20000 {
+		fmt.Fprintf(&b, "%d,name-%d\n", i, i)
+	}
+	b.WriteString("bad,row,here\nlast,one\n")
+	writeFile(t, dir, "data.csv", b.String())
+	_, res := readAll(t, dir, csvSource("data.csv"))
+	if len(res.rows) != 20001 || len(res.rejected) != 1 {
+		t.Fatalf("read %d rows and rejected %d, want 20001 and 1", len(res.rows), len(res.rejected))
+	}
+	if got := res.rejected[0]; got.Line != 20002 || got.Raw != "bad,row,here" {
+		t.Errorf("rejected %+v, want line 20002 raw \"bad,row,here\"", got)
 	}
 }
