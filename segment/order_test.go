@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -81,5 +82,31 @@ func TestOrderReportsCycles(t *testing.T) {
 		if knit.ErrorCode(err) != knit.EINVALID {
 			t.Errorf("cycle error code %q, want %q", knit.ErrorCode(err), knit.EINVALID)
 		}
+	}
+}
+
+// TestDocsExamplesParse keeps docs/segments.md honest: every line of its
+// plain code blocks, other than the grammar and the error sample, parses.
+func TestDocsExamplesParse(t *testing.T) {
+	doc, err := os.ReadFile("../docs/segments.md")
+	if err != nil {
+		t.Skipf("docs not found: %v", err)
+	}
+	blocks := strings.Split(string(doc), "```")
+	checked := 0
+	for i := 1; i < len(blocks); i += 2 {
+		block := blocks[i]
+		if !strings.HasPrefix(block, "\n") || strings.Contains(block, ":=") || strings.Contains(block, "^") {
+			continue // a block with a language, the grammar, or the error sample
+		}
+		for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+			if _, err := Parse(line); err != nil {
+				t.Errorf("docs example %q: %v", line, err)
+			}
+			checked++
+		}
+	}
+	if checked < 30 {
+		t.Errorf("checked only %d examples; did the docs' layout change?", checked)
 	}
 }
