@@ -137,6 +137,7 @@ func TestParquetRoundTrip(t *testing.T) {
 		{ID: 1, Email: &email, Score: 0.5, Active: true, SeenAt: time.Date(2024, 3, 1, 12, 30, 15, 250000000, time.UTC),
 			Born: daysSinceEpoch(1990, 7, 23), Balance: -1234, Count: 7},
 		{ID: 2, Score: 1e21, SeenAt: time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC), Born: daysSinceEpoch(1960, 1, 1), Balance: 5},
+		{ID: 3, SeenAt: time.Date(2300, 1, 1, 0, 0, 0, 1000, time.UTC)}, // past time.Duration's range
 	}
 	f, err := os.Create(filepath.Join(dir, "customers.parquet"))
 	if err != nil {
@@ -156,11 +157,12 @@ func TestParquetRoundTrip(t *testing.T) {
 	want := [][]string{
 		{"1", "ann@example.com", "0.5", "true", "2024-03-01T12:30:15.25Z", "1990-07-23", "-12.34", "7"},
 		{"2", "", "1e+21", "false", "1969-12-31T23:00:00Z", "1960-01-01", "0.05", "0"},
+		{"3", "", "0", "false", "2300-01-01T00:00:00.000001Z", "1970-01-01", "0.00", "0"},
 	}
 	if !reflect.DeepEqual(res.values(), want) {
 		t.Errorf("values\n%q\nwant\n%q", res.values(), want)
 	}
-	if want := []int64{1, 2}; !reflect.DeepEqual(res.lines(), want) {
+	if want := []int64{1, 2, 3}; !reflect.DeepEqual(res.lines(), want) {
 		t.Errorf("row numbers %v, want %v", res.lines(), want)
 	}
 }

@@ -144,11 +144,7 @@ func parquetText(c parquetColumn, v parquet.Value) string {
 	}
 	switch t := logic.(type) {
 	case *format.TimestampType:
-		unit := time.Millisecond
-		if t.Unit.Value != nil {
-			unit = t.Unit.Value.Duration()
-		}
-		return time.Unix(0, 0).Add(time.Duration(v.Int64()) * unit).UTC().Format(time.RFC3339Nano)
+		return unixTime(v.Int64(), t.Unit.Value).UTC().Format(time.RFC3339Nano)
 	case *format.DateType:
 		return time.Unix(int64(v.Int32())*86400, 0).UTC().Format(time.DateOnly)
 	case *format.DecimalType:
@@ -191,6 +187,21 @@ func parquetText(c parquetColumn, v parquet.Value) string {
 		}
 		return hex.EncodeToString(b)
 	}
+}
+
+// unixTime converts a count of the unit since the Unix epoch without the
+// overflow of a time.Duration (which ends in 2262).
+func unixTime(n int64, unit format.TimeUnitValue) time.Time {
+	if unit == nil {
+		return time.UnixMilli(n)
+	}
+	switch unit.Duration() {
+	case time.Microsecond:
+		return time.UnixMicro(n)
+	case time.Nanosecond:
+		return time.Unix(0, n)
+	}
+	return time.UnixMilli(n)
 }
 
 // decimalText renders an unscaled decimal integer with scale digits after
