@@ -135,7 +135,7 @@ func Preset(name string) (Options, error) {
 		o.POSPerMember = 2.45
 	case "activities-50m":
 		o.Customers = 1_000_000
-		o.EventsPerDevice = 40
+		o.EventsPerDevice = 26
 		o.POSPerMember = 25
 	case "people-1m":
 		o.Dataset = People

@@ -108,7 +108,13 @@ func typo(r rng, s string) string {
 	if len(rs) < 2 {
 		return s
 	}
-	i := r.IntN(len(rs) - 1)
+	// The first letter is kept when there is more than one to choose from:
+	// people rarely get it wrong, and record-linkage studies (Febrl's
+	// among them) find errors concentrated later in a word.
+	i := 0
+	if len(rs) > 2 {
+		i = 1 + r.IntN(len(rs)-2)
+	}
 	switch r.IntN(4) {
 	case 0: // neighbouring key
 		rs[i] = neighbour(r, rs[i])
@@ -125,8 +131,9 @@ func typo(r rng, s string) string {
 var keyboardRows = []string{"qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890"}
 
 func neighbour(r rng, c rune) rune {
+	upper := c >= 'A' && c <= 'Z'
 	lower := c
-	if c >= 'A' && c <= 'Z' {
+	if upper {
 		lower = c - 'A' + 'a'
 	}
 	for _, row := range keyboardRows {
@@ -134,6 +141,9 @@ func neighbour(r rng, c rune) rune {
 			j := i + 1
 			if j == len(row) || (i > 0 && r.IntN(2) == 0) {
 				j = i - 1
+			}
+			if upper { // the shift key was held
+				return rune(row[j]) - 'a' + 'A'
 			}
 			return rune(row[j])
 		}
