@@ -89,7 +89,7 @@ func TestLoadCoffeeExampleWithDefaults(t *testing.T) {
 	check("anonymous_id.Strong (= known)", *cfg.Identifiers["anonymous_id"].Strong, false)
 	check("anonymous_id.Limit", cfg.Identifiers["anonymous_id"].Limit, 20)
 	check("loyalty_id.Known", *cfg.Identifiers["loyalty_id"].Known, true)
-	check("loyalty_id.Normalize", cfg.Identifiers["loyalty_id"].Normalize, "text")
+	check("loyalty_id.Normalize", cfg.Identifiers["loyalty_id"].Normalize, "exact")
 	check("phone.Normalize", cfg.Identifiers["phone"].Normalize, "phone")
 	check("phone.DefaultRegion", cfg.Identifiers["phone"].DefaultRegion, "US")
 
@@ -171,11 +171,11 @@ fields:
 		known, strong bool
 		priority      int
 	}{
-		{"customer_id", "text", true, true, 7},
+		{"customer_id", "exact", true, true, 7},
 		{"work_email", "email", true, true, 2},
 		{"mobile_phone", "phone", true, true, 3},
-		{"session_anonymous_id", "text", false, false, 4},
-		{"anonymous", "text", false, false, 5},
+		{"session_anonymous_id", "exact", false, false, 4},
+		{"anonymous", "exact", false, false, 5},
 	}
 	for _, tt := range tests {
 		id := cfg.Identifiers[tt.name]

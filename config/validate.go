@@ -347,7 +347,9 @@ func defaultIdentNormalize(name string) string {
 	case name == "phone" || strings.HasSuffix(name, "_phone"):
 		return "phone"
 	}
-	return "text"
+	// Identifiers are IDs: "A-1001" and "a 1001" are different customers,
+	// and anonymous IDs are case-sensitive. Only surrounding space goes.
+	return "exact"
 }
 
 func isAnonymousType(name string) bool {

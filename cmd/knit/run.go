@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/knit-cdp/knit/pipeline"
+)
+
+func newRunCmd() *cobra.Command {
+	var asJSON, quiet bool
+	cmd := &cobra.Command{
+		Use:   "run <project>",
+		Short: "Unify the project's sources into customer profiles",
+		Long: `Run reads every source, standardises identifiers, deduplicates, matches,
+clusters with guards, assigns stable customer IDs, merges unified fields and
+writes the keyring. Results are swapped in only when the whole run succeeds.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			proj, eng, err := openProject(args[0])
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			var opt pipeline.Options
+			if !quiet {
+				opt.Progress = newProgress(os.Stderr).update
+			}
+			rep, err := pipeline.Run(cmd.Context(), proj, eng, opt)
+			if asJSON {
+				if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil {
+					return jerr
+				}
+			} else if rep != nil && (err == nil || rep.RunID > 0) {
+				rep.Print(cmd.OutOrStdout())
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run report as JSON")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress display")
+	return cmd
+}
+
+// progress shows the running stage: a live line with elapsed time on a
+// terminal once a stage has taken a second, plain lines otherwise.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	mu    sync.Mutex
+	stop  chan struct{}
+	start time.Time
+}
+
+func newProgress(f *os.File) *progress { return &progress{w: f, tty: isTerminal(f)} }
+
+func (p *progress) update(stage string, done bool, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.tty {
+		if done {
+			fmt.Fprintf(p.w, "%-8s %6.2fs\n", stage, d.Seconds())
+		}
+		return
+	}
+	if !done {
+		p.start = time.Now()
+		p.stop = make(chan struct{})
+		go p.tick(stage, p.stop)
+		return
+	}
+	close(p.stop)
+	if d >= time.Second {
+		fmt.Fprintf(p.w, "\r\033[K%-8s %6.2fs\n", stage, d.Seconds())
+	}
+}
+
+func (p *progress) tick(stage string, stop chan struct{}) {
+	frames := `|/-\`
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			select {
+			case <-stop: // the stage ended while we waited for the lock
+				p.mu.Unlock()
+				return
+			default:
+			}
+			if el := time.Since(p.start); el >= time.Second {
+				fmt.Fprintf(p.w, "\r\033[K%c %-8s %6.1fs", frames[i%4], stage, el.Seconds())
+			}
+			p.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,253 @@
+// Package identity is knit's identity graph: records and identifiers as
+// nodes, evidence as edges, and union-find clustering that applies the
+// edges in a fixed precedence order and refuses those that would break a
+// guard (per-type limits, generic values, never-match overrides). It is
+// pure Go on integers; the pipeline feeds it and stores what it decides.
+package identity
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// TypeSpec describes an identifier type to the graph.
+type TypeSpec struct {
+	Name     string
+	Limit    int  // most values of this type one profile may hold; 0 = no limit
+	Priority int  // lower links first
+	Strong   bool // counts when deciding whether another value is generic
+}
+
+// Kind is the kind of evidence an edge carries, in precedence order: edges
+// of a lower kind are applied first.
+type Kind uint8
+
+const (
+	AlwaysMatch   Kind = iota // a person said these records are one customer
+	HasIdentifier             // a record carries an identifier
+	Dedupe                    // a dedupe rule matched two records of one source
+	CoOccurrence              // two identifiers appeared in one event row
+	Rule                      // a match rule matched two records
+)
+
+func (k Kind) String() string {
+	return [...]string{"always-match", "identifier", "dedupe", "co-occurrence", "rule"}[k]
+}
+
+// Edge is one piece of evidence between two nodes.
+type Edge struct {
+	A, B  int32 // node IDs
+	Kind  Kind
+	Group int32 // source rank (HasIdentifier, Dedupe, CoOccurrence) or rule index (Rule)
+	Time  int64 // when the evidence was seen (unix seconds), earlier first
+	Rule  int32 // rule index for Dedupe and Rule edges, -1 otherwise
+}
+
+// Node is a record or an identifier.
+type Node struct {
+	Record bool
+	Type   int16  // identifier type index, or source index for records
+	Value  string // identifier value, or record key (source/pk)
+}
+
+// Graph accumulates nodes and edges. It is not safe for concurrent use.
+type Graph struct {
+	Types  []TypeSpec
+	Nodes  []Node
+	Edges  []Edge
+	idents map[string]int32
+	recs   map[string]int32
+	never  [][2]int32
+}
+
+// New returns an empty graph for the given identifier types.
+func New(types []TypeSpec) *Graph {
+	return &Graph{Types: types, idents: map[string]int32{}, recs: map[string]int32{}}
+}
+
+// Ident returns the node of an identifier, creating it on first use.
+func (g *Graph) Ident(typ int, value string) int32 {
+	k := string(rune(typ+1)) + "\x00" + value
+	if n, ok := g.idents[k]; ok {
+		return n
+	}
+	n := int32(len(g.Nodes))
+	g.Nodes = append(g.Nodes, Node{Type: int16(typ), Value: value})
+	g.idents[k] = n
+	return n
+}
+
+// LookupIdent returns the node of an identifier, if it exists.
+func (g *Graph) LookupIdent(typ int, value string) (int32, bool) {
+	n, ok := g.idents[string(rune(typ+1))+"\x00"+value]
+	return n, ok
+}
+
+// Record returns the node of a record, creating it on first use; created
+// says whether it is new.
+func (g *Graph) Record(source int, key string) (n int32, created bool) {
+	if n, ok := g.recs[key]; ok {
+		return n, false
+	}
+	n = int32(len(g.Nodes))
+	g.Nodes = append(g.Nodes, Node{Record: true, Type: int16(source), Value: key})
+	g.recs[key] = n
+	return n, true
+}
+
+// LookupRecord returns the node of a record key, if it exists.
+func (g *Graph) LookupRecord(key string) (int32, bool) {
+	n, ok := g.recs[key]
+	return n, ok
+}
+
+// Link adds an edge.
+func (g *Graph) Link(e Edge) { g.Edges = append(g.Edges, e) }
+
+// Never forbids two records from ever sharing a profile.
+func (g *Graph) Never(a, b int32) { g.never = append(g.never, [2]int32{a, b}) }
+
+// Decision is what clustering did with one edge.
+type Decision struct {
+	Edge     Edge
+	Accepted bool
+	Reason   string // why it was refused
+}
+
+// Generic is an identifier value detected as generic.
+type Generic struct {
+	Node     int32
+	Type     string // the type it was seen with too many values of
+	Distinct int
+}
+
+// Result is the outcome of clustering.
+type Result struct {
+	Root      []int32    // per node: the representative of its cluster
+	Decisions []Decision // every edge, in the order it was applied
+	Generic   []Generic
+}
+
+// Options tune clustering.
+type Options struct {
+	// GenericThreshold: an identifier seen with more distinct values of one
+	// strong type than this is generic and links nothing. 0 disables.
+	GenericThreshold int
+}
+
+// Resolve clusters the graph. The edge order, and so every guard decision,
+// depends only on the content of nodes and edges, never on the order they
+// were added: the same inputs in any row order give the same clusters.
+func (g *Graph) Resolve(opt Options) *Result {
+	rank := g.contentRanks()
+	edges := slices.Clone(g.Edges)
+	for i := range edges { // canonical orientation: lower-ranked endpoint first
+		if rank[edges[i].A] > rank[edges[i].B] {
+			edges[i].A, edges[i].B = edges[i].B, edges[i].A
+		}
+	}
+	slices.SortFunc(edges, func(x, y Edge) int {
+		if c := cmp.Compare(x.Kind, y.Kind); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Group, y.Group); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(g.edgePriority(x), g.edgePriority(y)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Time, y.Time); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(rank[x.A], rank[y.A]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(rank[x.B], rank[y.B]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Rule, y.Rule)
+	})
+	edges = slices.CompactFunc(edges, func(x, y Edge) bool {
+		return x.A == y.A && x.B == y.B && x.Kind == y.Kind && x.Rule == y.Rule
+	})
+
+	generic := g.detectGeneric(opt.GenericThreshold)
+	isGeneric := make(map[int32]Generic, len(generic))
+	for _, gv := range generic {
+		isGeneric[gv.Node] = gv
+	}
+
+	uf := newUnionFind(g, len(g.Nodes))
+	for _, pair := range g.never {
+		uf.never[pair[0]] = append(uf.never[pair[0]], pair[1])
+		uf.never[pair[1]] = append(uf.never[pair[1]], pair[0])
+	}
+	for rec := range uf.never {
+		uf.neverIn[rec] = []int32{rec}
+	}
+	res := &Result{Decisions: make([]Decision, 0, len(edges)), Generic: generic}
+	for _, e := range edges {
+		d := Decision{Edge: e}
+		if gv, ok := isGeneric[e.A]; ok {
+			d.Reason = g.genericReason(gv)
+		} else if gv, ok := isGeneric[e.B]; ok {
+			d.Reason = g.genericReason(gv)
+		} else {
+			d.Reason = uf.union(e.A, e.B, e.Kind == AlwaysMatch)
+		}
+		d.Accepted = d.Reason == ""
+		res.Decisions = append(res.Decisions, d)
+	}
+	res.Root = make([]int32, len(g.Nodes))
+	for i := range res.Root {
+		res.Root[i] = uf.find(int32(i))
+	}
+	return res
+}
+
+func (g *Graph) genericReason(gv Generic) string {
+	n := g.Nodes[gv.Node]
+	return fmt.Sprintf("generic value: %s:%s was seen with %d distinct %s values", g.Types[n.Type].Name, n.Value, gv.Distinct, gv.Type)
+}
+
+// edgePriority orders edges within a kind and group by the priority of the
+// identifier types they touch: the more trusted type links first.
+func (g *Graph) edgePriority(e Edge) int {
+	p := 1 << 30
+	for _, n := range [2]int32{e.A, e.B} {
+		if node := g.Nodes[n]; !node.Record {
+			p = min(p, g.Types[node.Type].Priority)
+		}
+	}
+	return p
+}
+
+// contentRanks numbers nodes by their content (records by key, identifiers
+// by type and value), so sorting by rank is independent of insertion order.
+func (g *Graph) contentRanks() []int32 {
+	order := make([]int32, len(g.Nodes))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		x, y := g.Nodes[a], g.Nodes[b]
+		if x.Record != y.Record {
+			if x.Record {
+				return -1
+			}
+			return 1
+		}
+		if !x.Record {
+			if c := cmp.Compare(x.Type, y.Type); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(x.Value, y.Value)
+	})
+	rank := make([]int32, len(g.Nodes))
+	for r, n := range order {
+		rank[n] = int32(r)
+	}
+	return rank
+}

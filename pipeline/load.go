@@ -1,0 +1,493 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/identity"
+	"github.com/knit-cdp/knit/source"
+	"github.com/knit-cdp/knit/standardize"
+)
+
+// record is one record of the identity graph: a row of a profile source
+// (duplicates of its primary key collapsed into it) or a distinct visitor
+// of an event source.
+type record struct {
+	node    int32
+	source  int // index into run.sources (precedence order)
+	pk      string
+	file    string
+	line    int64
+	updated time.Time // profile: updated_at; events: last event
+	first   time.Time // events: first event
+	rows    int32     // rows collapsed into this record
+	attrs   []string  // raw values per unified field (run.fields order); "" = null
+	filled  int       // non-null attributes and identifiers
+	idents  []recIdent
+	// dedupe outcome within the source
+	group  int32 // dedupe group (record index of the group's winner), -1 if alone
+	winner bool
+	// display form of the row for deterministic tie-breaks
+	content string
+}
+
+type recIdent struct {
+	typ   int
+	value string // standardised
+	raw   string
+}
+
+// sourceRun is a source with what the run learnt while reading it.
+type sourceRun struct {
+	cfg        *config.Source
+	rank       int
+	includeAll bool
+	table      string // raw rows table
+	columns    []string
+	rep        *SourceReport
+}
+
+type rejectedRow struct {
+	source string
+	err    *source.RowError
+}
+
+type blockedIdent struct {
+	record string
+	typ    int
+	raw    string
+	reason string
+}
+
+// evidence is why two nodes are linked: the values or event that matched.
+type evidence struct {
+	text  string
+	time  int64
+	count int32
+}
+
+// identTypes compiles the identifier types of the config.
+type identType struct {
+	name     string
+	std      standardize.Func
+	known    bool
+	limit    int
+	priority int
+	strong   bool
+}
+
+type blocklist struct {
+	defaults bool
+	values   map[string]bool
+	patterns []*regexp.Regexp
+}
+
+// defaultBlocked are values that mean "no value" in real data. They are
+// compared after standardisation, case-insensitively.
+var defaultBlocked = []string{
+	"null", "nil", "none", "undefined", "unknown", "anonymous", "n/a", "na", "n.a.", "-", "--", "---",
+	"0", "00", "000", "0000000000", "1234567890", "+10000000000", "+11111111111", "+1234567890",
+	"test", "test@test.com", "test@example.com", "noemail@noemail.com", "none@none.com", "no@email.com",
+	"email@email.com", "a@a.com", "x@x.com", "na@na.com", "unknown@unknown.com", "guest", "guest@guest.com",
+}
+
+// defaultBlockedPatterns catch families of junk: only punctuation and
+// placeholder domains. One repeated digit (5555555555) is checked in code:
+// RE2 has no back-references.
+var defaultBlockedPatterns = []string{
+	`^[^\p{L}\p{N}]*$`,
+	`^[^@]*@(test|invalid)\.(com|org|net)$`,
+}
+
+func newBlocklist(g config.Guards) (*blocklist, error) {
+	b := &blocklist{values: map[string]bool{}, defaults: !g.NoDefaults}
+	if !g.NoDefaults {
+		for _, v := range defaultBlocked {
+			b.values[v] = true
+		}
+		for _, p := range defaultBlockedPatterns {
+			b.patterns = append(b.patterns, regexp.MustCompile(p))
+		}
+	}
+	for _, v := range g.BlockedValues {
+		b.values[strings.ToLower(strings.TrimSpace(v))] = true
+	}
+	for _, p := range g.BlockedPatterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, knit.Errorf(knit.EINVALID, "guards.blocked_patterns: %q is not a valid regular expression: %v", p, err)
+		}
+		b.patterns = append(b.patterns, re)
+	}
+	return b, nil
+}
+
+// blocked reports whether a raw or standardised value is junk.
+func (b *blocklist) blocked(raw, std string) bool {
+	if b.values[strings.ToLower(strings.TrimSpace(raw))] || b.values[std] {
+		return true
+	}
+	if b.defaults && oneRepeatedDigit(std) {
+		return true
+	}
+	for _, re := range b.patterns {
+		if re.MatchString(std) {
+			return true
+		}
+	}
+	return false
+}
+
+// oneRepeatedDigit reports values such as 0000000000 or +15555555555's
+// national part: five or more of one digit, optionally after a plus.
+func oneRepeatedDigit(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if len(s) < 5 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' || s[i] != s[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// loadSource reads one source into its raw table (staged) and into the
+// identity graph. Rows that cannot be read or typed are rejected with their
+// line, column and reason; reading goes on.
+func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
+	rd, err := source.Open(r.proj.Dir, s.cfg)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	cols := rd.Columns()
+	s.columns = cols
+	typer, err := source.NewTyper(s.cfg, cols)
+	if err != nil {
+		return err
+	}
+	types := typer.Types()
+	tableCols := []engine.Column{{Name: "_file", Type: engine.Text}, {Name: "_line", Type: engine.BigInt}}
+	for i, c := range cols {
+		tableCols = append(tableCols, engine.Column{Name: c, Type: types[i]})
+	}
+	staged := engine.StagedName(s.table)
+	if err := r.eng.CreateTable(ctx, staged, tableCols); err != nil {
+		return err
+	}
+	idx := func(col string) int { return slices.Index(cols, col) }
+	pkCol := idx(s.cfg.PrimaryKey)
+	tsCol, updCol := -1, -1
+	if s.cfg.Timestamp != nil {
+		tsCol = idx(s.cfg.Timestamp.Column)
+	}
+	if s.cfg.UpdatedAt != nil {
+		updCol = idx(s.cfg.UpdatedAt.Column)
+	}
+	identCols := make([]int, len(s.cfg.IdentCols))
+	identTypes := make([]int, len(s.cfg.IdentCols))
+	for i, c := range s.cfg.IdentCols {
+		identCols[i] = idx(c)
+		identTypes[i] = r.identIndex[s.cfg.Identifiers[c]]
+	}
+	attrCols := make([]int, len(s.cfg.AttrCols))
+	attrFields := make([]int, len(s.cfg.AttrCols))
+	for i, c := range s.cfg.AttrCols {
+		attrCols[i] = idx(c)
+		attrFields[i] = r.fieldIndex[s.cfg.Attributes[c]]
+	}
+	events := s.cfg.Kind == "events"
+	visitorCol := -1
+	if events {
+		visitorCol = slices.Index(s.cfg.IdentCols, s.cfg.VisitorKey)
+	}
+
+	typed := make([]any, len(cols))
+	var pending map[string]*record // profile rows by primary key, before they enter the graph
+	if !events {
+		pending = map[string]*record{}
+	}
+	var readErr error
+	n, err := r.eng.Load(ctx, staged, tableCols, func(out []any) (bool, error) {
+		for {
+			row, err := rd.Next()
+			if err == io.EOF {
+				return false, nil
+			}
+			var rowErr *source.RowError
+			if errors.As(err, &rowErr) {
+				r.reject(s, rowErr)
+				continue
+			}
+			if err != nil {
+				readErr = err
+				return false, err
+			}
+			s.rep.RowsRead++
+			if err := typer.Convert(row, typed); err != nil {
+				if errors.As(err, &rowErr) {
+					r.reject(s, rowErr)
+					continue
+				}
+				return false, err
+			}
+			pk := strings.TrimSpace(row.Values[pkCol])
+			if pk == "" {
+				r.reject(s, &source.RowError{File: row.File, Line: row.Line, Column: s.cfg.PrimaryKey,
+					Reason: "the primary key is empty", Raw: strings.Join(row.Values, string(csvSep))})
+				continue
+			}
+			out[0], out[1] = row.File, row.Line
+			copy(out[2:], typed)
+			s.rep.RowsLoaded++
+			if events {
+				var ts time.Time
+				if tsCol >= 0 {
+					ts, _ = typed[tsCol].(time.Time)
+				}
+				r.addEvent(s, row, pk, ts, identCols, identTypes, visitorCol)
+			} else {
+				var upd time.Time
+				if updCol >= 0 {
+					upd, _ = typed[updCol].(time.Time)
+				}
+				r.addProfileRow(s, pending, row, pk, upd, identCols, identTypes, attrCols, attrFields)
+			}
+			return true, nil
+		}
+	})
+	if readErr != nil {
+		return readErr
+	}
+	if err != nil {
+		return err
+	}
+	_ = n
+	if pending != nil {
+		r.commitProfiles(s, pending)
+	}
+	if budget := s.cfg.RejectBudget(s.rep.RowsRead + s.rep.RowsRejected); budget >= 0 && s.rep.RowsRejected > budget {
+		return knit.Errorf(knit.EBUDGET, "source %s: %d rows rejected, more than the error budget max_rejected: %s allows (%d); the first: %s",
+			s.cfg.Name, s.rep.RowsRejected, s.cfg.MaxRejected, budget, r.firstReject(s.cfg.Name))
+	}
+	return nil
+}
+
+const csvSep = ','
+
+func (r *run) reject(s *sourceRun, e *source.RowError) {
+	s.rep.RowsRejected++
+	r.rejected = append(r.rejected, rejectedRow{source: s.cfg.Name, err: e})
+}
+
+func (r *run) firstReject(src string) string {
+	for _, rj := range r.rejected {
+		if rj.source == src {
+			return rj.err.Error()
+		}
+	}
+	return ""
+}
+
+// standardIdent standardises a raw identifier value; ok is false for null
+// or blocked values (blocked ones are remembered with the record).
+func (r *run) standardIdent(typ int, raw, recKey string) (string, bool) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", false
+	}
+	std, ok := r.types[typ].std(raw)
+	if !ok {
+		r.blocked = append(r.blocked, blockedIdent{record: recKey, typ: typ, raw: raw, reason: "not a valid " + r.types[typ].name})
+		return "", false
+	}
+	if r.block.blocked(raw, std) {
+		r.blocked = append(r.blocked, blockedIdent{record: recKey, typ: typ, raw: raw, reason: "blocked value"})
+		return "", false
+	}
+	return std, true
+}
+
+// addProfileRow keeps the best row per primary key: the most recently
+// updated, then the most filled, then the greatest content, so that the
+// choice never depends on row order.
+func (r *run) addProfileRow(s *sourceRun, pending map[string]*record, row *source.Row, pk string, upd time.Time,
+	identCols, identTypes, attrCols, attrFields []int) {
+	rec := &record{source: s.rank, pk: pk, file: row.File, line: row.Line, updated: upd, rows: 1, group: -1}
+	key := s.cfg.Name + "/" + pk
+	for i, c := range identCols {
+		raw := row.Values[c]
+		if v, ok := r.standardIdent(identTypes[i], raw, key); ok {
+			rec.idents = append(rec.idents, recIdent{typ: identTypes[i], value: v, raw: strings.TrimSpace(raw)})
+			rec.filled++
+		}
+	}
+	if len(attrCols) > 0 {
+		rec.attrs = make([]string, len(r.fields))
+		for i, c := range attrCols {
+			if v := strings.TrimSpace(row.Values[c]); v != "" {
+				rec.attrs[attrFields[i]] = v
+				rec.filled++
+			}
+		}
+	}
+	rec.content = strings.Join(row.Values, "\x1f")
+	prev, dup := pending[pk]
+	if !dup {
+		pending[pk] = rec
+		return
+	}
+	s.rep.Duplicates++
+	rows := prev.rows + 1
+	if betterRow(rec, prev) {
+		pending[pk] = rec
+	} else {
+		// The losing row's blocked identifiers were recorded already; the
+		// row itself stays in the raw table.
+		rec = prev
+	}
+	pending[pk].rows = rows
+}
+
+func betterRow(a, b *record) bool {
+	if !a.updated.Equal(b.updated) {
+		return a.updated.After(b.updated)
+	}
+	if a.filled != b.filled {
+		return a.filled > b.filled
+	}
+	return a.content > b.content
+}
+
+// commitProfiles adds the surviving profile rows to the graph.
+func (r *run) commitProfiles(s *sourceRun, pending map[string]*record) {
+	pks := make([]string, 0, len(pending))
+	for pk := range pending {
+		pks = append(pks, pk)
+	}
+	slices.Sort(pks)
+	for _, pk := range pks {
+		rec := pending[pk]
+		rec.content = ""
+		node, _ := r.g.Record(s.rank, s.cfg.Name+"/"+pk)
+		rec.node = node
+		r.addRecord(rec)
+		for _, id := range rec.idents {
+			r.g.Link(identity.Edge{A: node, B: r.ident(id.typ, id.value), Kind: identity.HasIdentifier, Group: int32(s.rank), Rule: -1})
+		}
+	}
+	s.rep.Records = int64(len(pks))
+}
+
+// addEvent turns one event row into graph evidence: its visitor key becomes
+// (or updates) a record, and identifiers that co-occur in the row link the
+// visitor key to each other identifier.
+func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, identCols, identTypes []int, visitorCol int) {
+	var visitor int32 = -1
+	var visitorRaw string
+	if visitorCol >= 0 {
+		visitorRaw = strings.TrimSpace(row.Values[identCols[visitorCol]])
+		if v, ok := r.standardIdent(identTypes[visitorCol], visitorRaw, s.cfg.Name+"/"+visitorRaw); ok {
+			visitor = r.ident(identTypes[visitorCol], v)
+			key := s.cfg.Name + "/" + v
+			node, created := r.g.Record(s.rank, key)
+			var rec *record
+			if created {
+				rec = &record{node: node, source: s.rank, pk: v, file: row.File, line: row.Line, first: ts, updated: ts, group: -1,
+					idents: []recIdent{{typ: identTypes[visitorCol], value: v, raw: visitorRaw}}, filled: 1}
+				r.addRecord(rec)
+				s.rep.Records++
+				r.g.Link(identity.Edge{A: node, B: visitor, Kind: identity.HasIdentifier, Group: int32(s.rank), Rule: -1})
+			} else {
+				rec = r.recs[r.nodeRec[node]]
+			}
+			rec.rows++
+			if !ts.IsZero() && (rec.first.IsZero() || ts.Before(rec.first)) {
+				rec.first = ts
+			}
+			if ts.After(rec.updated) {
+				rec.updated = ts
+			}
+		}
+	}
+	// Co-occurrence: the first usable identifier of the row is the hub when
+	// there is no visitor key.
+	hub := visitor
+	for i, c := range identCols {
+		if i == visitorCol {
+			continue
+		}
+		raw := row.Values[c]
+		v, ok := r.standardIdent(identTypes[i], raw, s.cfg.Name+"/"+visitorRaw)
+		if !ok {
+			continue
+		}
+		other := r.ident(identTypes[i], v)
+		if hub < 0 {
+			hub = other
+			continue
+		}
+		r.coOccur(s, hub, other, ts, pk)
+	}
+}
+
+func (r *run) coOccur(s *sourceRun, a, b int32, ts time.Time, eventID string) {
+	if a == b {
+		return
+	}
+	if a > b {
+		a, b = b, a
+	}
+	k := [2]int32{a, b}
+	t := ts.Unix()
+	if ts.IsZero() {
+		t = 0
+	}
+	ev, ok := r.coEvidence[k]
+	if !ok {
+		r.coEvidence[k] = &evidence{text: s.cfg.Name + " event " + eventID, time: t, count: 1}
+		r.coSource[k] = int32(s.rank)
+		return
+	}
+	ev.count++
+	if t < ev.time {
+		ev.time, ev.text = t, s.cfg.Name+" event "+eventID
+	}
+}
+
+func (r *run) ident(typ int, value string) int32 {
+	n := r.g.Ident(typ, value)
+	r.growNodes()
+	return n
+}
+
+func (r *run) addRecord(rec *record) {
+	r.growNodes()
+	r.nodeRec[rec.node] = int32(len(r.recs))
+	r.recs = append(r.recs, rec)
+}
+
+func (r *run) growNodes() {
+	for len(r.nodeRec) < len(r.g.Nodes) {
+		r.nodeRec = append(r.nodeRec, -1)
+	}
+}
+
+func (r *run) describeNode(n int32) string {
+	node := r.g.Nodes[n]
+	if node.Record {
+		return node.Value
+	}
+	return fmt.Sprintf("%s:%s", r.types[node.Type].name, node.Value)
+}

@@ -1,0 +1,196 @@
+package pipeline
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/identity"
+)
+
+// ruleValue returns the standardised value of one condition's field on a
+// record: a unified attribute through its field's standardiser, or the
+// record's first identifier of that type. "" means null: no evidence.
+func (r *run) ruleValue(rec *record, field string) string {
+	if fi, ok := r.fieldIndex[field]; ok {
+		if rec.attrs == nil || rec.attrs[fi] == "" {
+			return ""
+		}
+		v, ok := r.fieldStd[fi](rec.attrs[fi])
+		if !ok {
+			return ""
+		}
+		return v
+	}
+	if ti, ok := r.identIndex[field]; ok {
+		for _, id := range rec.idents {
+			if id.typ == ti {
+				return id.value
+			}
+		}
+	}
+	return ""
+}
+
+// matchRule links the records (of the given sources) whose condition
+// values are all present and equal. Exact conditions group records by the
+// joined values; every group is linked as a star from its first record.
+func (r *run) matchRule(rule *config.Rule, sources map[int]bool, kind identity.Kind, group int32, ruleIdx int32) int {
+	byKey := map[string][]int32{}
+	for i, rec := range r.recs {
+		if sources != nil && !sources[rec.source] {
+			continue
+		}
+		var b strings.Builder
+		ok := true
+		for ci, c := range rule.Conditions {
+			v := r.ruleValue(rec, c.Field)
+			if v == "" {
+				ok = false
+				break
+			}
+			if ci > 0 {
+				b.WriteByte(0x1f)
+			}
+			b.WriteString(v)
+		}
+		if ok {
+			k := b.String()
+			byKey[k] = append(byKey[k], int32(i))
+		}
+	}
+	links := 0
+	for k, members := range byKey {
+		if len(members) < 2 {
+			continue
+		}
+		slices.SortFunc(members, func(a, b int32) int {
+			return cmp.Compare(r.g.Nodes[r.recs[a].node].Value, r.g.Nodes[r.recs[b].node].Value)
+		})
+		hub := r.recs[members[0]].node
+		text := strings.ReplaceAll(k, "\x1f", " + ")
+		for _, m := range members[1:] {
+			other := r.recs[m].node
+			r.g.Link(identity.Edge{A: hub, B: other, Kind: kind, Group: group, Rule: ruleIdx})
+			r.ruleEvidence[edgeKey(hub, other, ruleIdx)] = text
+			links++
+		}
+	}
+	return links
+}
+
+func edgeKey(a, b int32, rule int32) [3]int32 {
+	if a > b {
+		a, b = b, a
+	}
+	return [3]int32{a, b, rule}
+}
+
+// dedupe applies each source's dedupe rules (OR-ed, transitive) and picks
+// a winner per group by the source's policy; losers stay as alternates and
+// still take part in matching.
+func (r *run) dedupe() {
+	for _, s := range r.sources {
+		d := r.proj.Config.Unify.Dedupe[s.cfg.Name]
+		if d == nil || len(d.Rules) == 0 {
+			continue
+		}
+		for i, rule := range d.Rules {
+			idx := r.ruleIndex("dedupe "+s.cfg.Name+": "+rule.Name, identity.Dedupe)
+			r.matchRule(rule, map[int]bool{s.rank: true}, identity.Dedupe, int32(s.rank), idx)
+			_ = i
+		}
+		r.pickWinners(s, d.Winner)
+	}
+}
+
+// pickWinners groups a source's records along its dedupe links and marks
+// one winner per group.
+func (r *run) pickWinners(s *sourceRun, policy string) {
+	parent := map[int32]int32{}
+	var find func(int32) int32
+	find = func(x int32) int32 {
+		p := parent[x]
+		if p == x {
+			return x
+		}
+		root := find(p)
+		parent[x] = root
+		return root
+	}
+	for _, e := range r.g.Edges {
+		if e.Kind != identity.Dedupe || int(e.Group) != s.rank {
+			continue
+		}
+		for _, n := range [2]int32{e.A, e.B} {
+			if _, ok := parent[n]; !ok {
+				parent[n] = n
+			}
+		}
+		ra, rb := find(e.A), find(e.B)
+		if ra != rb {
+			parent[rb] = ra
+		}
+	}
+	groups := map[int32][]*record{}
+	for n := range parent {
+		root := find(n)
+		groups[root] = append(groups[root], r.recs[r.nodeRec[n]])
+	}
+	for _, members := range groups {
+		slices.SortFunc(members, func(a, b *record) int { return winnerOrder(policy, a, b, r.g) })
+		w := int32(r.nodeRec[members[0].node])
+		for i, m := range members {
+			m.group = w
+			m.winner = i == 0
+		}
+		s.rep.DedupeGroups++
+		s.rep.DedupeAlternates += int64(len(members) - 1)
+	}
+}
+
+// winnerOrder sorts the best record first: by the policy, then by key so
+// ties never depend on row order.
+func winnerOrder(policy string, a, b *record, g *identity.Graph) int {
+	var c int
+	switch policy {
+	case "most_recent":
+		c = b.updated.Compare(a.updated)
+	case "least_recent":
+		c = a.updated.Compare(b.updated)
+		if c != 0 && a.updated.IsZero() {
+			c = 1
+		} else if c != 0 && b.updated.IsZero() {
+			c = -1
+		}
+	}
+	if c == 0 {
+		c = cmp.Compare(b.filled, a.filled)
+	}
+	if c == 0 {
+		c = cmp.Compare(g.Nodes[a.node].Value, g.Nodes[b.node].Value)
+	}
+	return c
+}
+
+// matchAcross applies the unify rules in order across sources.
+func (r *run) matchAcross() {
+	for i, rule := range r.proj.Config.Unify.Rules {
+		var srcs map[int]bool
+		if len(rule.Sources) > 0 {
+			srcs = map[int]bool{}
+			for _, name := range rule.Sources {
+				srcs[r.sourceRank[name]] = true
+			}
+		}
+		idx := r.ruleIndex(rule.Name, identity.Rule)
+		r.matchRule(rule, srcs, identity.Rule, int32(i), idx)
+	}
+}
+
+func (r *run) ruleIndex(name string, kind identity.Kind) int32 {
+	r.ruleNames = append(r.ruleNames, name)
+	r.ruleKinds = append(r.ruleKinds, kind)
+	return int32(len(r.ruleNames) - 1)
+}

@@ -1,0 +1,248 @@
+// Package pipeline runs knit's batch job: sources → standardise → dedupe →
+// match → cluster with guards → stable IDs → unified fields → keyring →
+// report. Reading, standardising and clustering run in Go; everything that
+// is relational (raw rows, field merges, keyring, lookups) lives in the
+// engine. Results are written to staged tables and swapped in only when the
+// whole run succeeded, so a failed or killed run leaves the previous
+// results serving.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/identity"
+	"github.com/knit-cdp/knit/standardize"
+)
+
+// Options control a run.
+type Options struct {
+	// Progress, if set, is told when a stage starts and ends.
+	Progress func(stage string, done bool, d time.Duration)
+	// Now is the run's clock (tests pin it); default time.Now.
+	Now func() time.Time
+}
+
+// run holds the state of one pipeline run.
+type run struct {
+	proj *config.Project
+	eng  engine.Engine
+	opt  Options
+	rep  *Report
+
+	sources    []*sourceRun // in precedence order
+	sourceRank map[string]int
+	types      []identType
+	identIndex map[string]int
+	fields     []string
+	fieldIndex map[string]int
+	fieldStd   []standardize.Func
+	block      *blocklist
+
+	g            *identity.Graph
+	recs         []*record
+	nodeRec      []int32 // node → index in recs, -1 for identifiers
+	coEvidence   map[[2]int32]*evidence
+	coSource     map[[2]int32]int32
+	ruleEvidence map[[3]int32]string
+	ruleNames    []string
+	ruleKinds    []identity.Kind
+	rejected     []rejectedRow
+	blocked      []blockedIdent
+	overrides    []override
+
+	res      *identity.Result
+	idEvents []identity.IDEvent
+	registry map[string]identity.IDInfo
+	profiles []*profile
+	runID    int64
+}
+
+// Run executes the pipeline for a project on an engine and returns its
+// report. The report is returned (with Status "failed") even when the run
+// fails, and the run is recorded in the runs table.
+func Run(ctx context.Context, proj *config.Project, eng engine.Engine, opt Options) (*Report, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	r := &run{proj: proj, eng: eng, opt: opt, rep: &Report{Project: proj.Dir, Started: opt.Now().UTC(), Status: "running"}}
+	if err := r.prepare(ctx); err != nil {
+		return r.rep, err
+	}
+	err := r.execute(ctx)
+	r.rep.Finished = opt.Now().UTC()
+	r.rep.Duration = r.rep.Finished.Sub(r.rep.Started).Seconds()
+	if err != nil {
+		r.rep.Status, r.rep.Error = "failed", err.Error()
+		// Leave the previous results as they were; drop what this run staged.
+		cleanup := context.WithoutCancel(ctx)
+		_ = eng.DropStaged(cleanup)
+		_ = r.recordRun(cleanup)
+		return r.rep, err
+	}
+	r.rep.Status = "succeeded"
+	if err := r.recordRun(ctx); err != nil {
+		return r.rep, err
+	}
+	return r.rep, nil
+}
+
+func (r *run) stage(name string, f func() error) error {
+	start := time.Now()
+	if r.opt.Progress != nil {
+		r.opt.Progress(name, false, 0)
+	}
+	err := f()
+	d := time.Since(start)
+	r.rep.Stages = append(r.rep.Stages, StageReport{Name: name, Seconds: d.Seconds()})
+	if r.opt.Progress != nil {
+		r.opt.Progress(name, true, d)
+	}
+	if err != nil {
+		var kerr *knit.Error
+		if errors.As(err, &kerr) {
+			return err
+		}
+		return fmt.Errorf("stage %s: %w", name, err)
+	}
+	return nil
+}
+
+func (r *run) execute(ctx context.Context) error {
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"load", func() error { return r.load(ctx) }},
+		{"match", func() error { r.dedupe(); r.matchAcross(); return r.applyOverrides() }},
+		{"cluster", func() error { r.cluster(); return nil }},
+		{"ids", func() error { return r.assignIDs(ctx) }},
+		{"write", func() error { return r.write(ctx) }},
+		{"fields", func() error { return r.mergeFields(ctx) }},
+		{"swap", func() error { return r.swap(ctx) }},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.stage(s.name, s.f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare compiles the configuration into the run's lookup tables.
+func (r *run) prepare(ctx context.Context) error {
+	cfg := &r.proj.Config
+	r.sourceRank = map[string]int{}
+	include := map[string]bool{}
+	for _, s := range cfg.Unify.IncludeAllRecords {
+		include[s] = true
+	}
+	for i, name := range cfg.Unify.Order {
+		src := cfg.Sources[name]
+		r.sourceRank[name] = i
+		rep := &SourceReport{Name: name, Kind: src.Kind, File: src.File}
+		r.rep.Sources = append(r.rep.Sources, rep)
+		r.sources = append(r.sources, &sourceRun{cfg: src, rank: i, includeAll: include[name], table: "src_" + name, rep: rep})
+	}
+	r.identIndex = map[string]int{}
+	var specs []identity.TypeSpec
+	for i, name := range cfg.IdentOrder {
+		it := cfg.Identifiers[name]
+		std, err := standardize.For(it.Normalize, it.DefaultRegion)
+		if err != nil {
+			return knit.Wrap(knit.EINVALID, err, "identifiers.%s.normalize", name)
+		}
+		known := it.Known == nil || *it.Known
+		strong := known
+		if it.Strong != nil {
+			strong = *it.Strong
+		}
+		r.types = append(r.types, identType{name: name, std: std, known: known, limit: it.Limit, priority: it.Priority, strong: strong})
+		specs = append(specs, identity.TypeSpec{Name: name, Limit: it.Limit, Priority: it.Priority, Strong: strong})
+		r.identIndex[name] = i
+	}
+	r.fieldIndex = map[string]int{}
+	for i, name := range cfg.FieldOrder {
+		f := cfg.Fields[name]
+		std, err := standardize.For(f.Normalize, "US")
+		if err != nil {
+			return knit.Wrap(knit.EINVALID, err, "fields.%s.normalize", name)
+		}
+		r.fields = append(r.fields, name)
+		r.fieldStd = append(r.fieldStd, std)
+		r.fieldIndex[name] = i
+	}
+	block, err := newBlocklist(cfg.Guards)
+	if err != nil {
+		return err
+	}
+	r.block = block
+	r.g = identity.New(specs)
+	r.coEvidence = map[[2]int32]*evidence{}
+	r.coSource = map[[2]int32]int32{}
+	r.ruleEvidence = map[[3]int32]string{}
+	if err := r.ensureMetaTables(ctx); err != nil {
+		return err
+	}
+	id, err := r.nextRunID(ctx)
+	if err != nil {
+		return err
+	}
+	r.runID = id
+	r.rep.RunID = id
+	// A killed run may have left staged tables; they are never read.
+	return r.eng.DropStaged(ctx)
+}
+
+func (r *run) load(ctx context.Context) error {
+	for _, s := range r.sources {
+		start := time.Now()
+		if err := r.loadSource(ctx, s); err != nil {
+			return err
+		}
+		s.rep.Seconds = time.Since(start).Seconds()
+	}
+	// Co-occurrence evidence becomes one edge per distinct pair.
+	for k, ev := range r.coEvidence {
+		r.g.Link(identity.Edge{A: k[0], B: k[1], Kind: identity.CoOccurrence, Group: r.coSource[k], Time: ev.time, Rule: -1})
+	}
+	r.rep.Identifiers = int64(len(r.g.Nodes) - len(r.recs))
+	return nil
+}
+
+func (r *run) cluster() {
+	r.res = r.g.Resolve(identity.Options{GenericThreshold: r.proj.Config.Guards.GenericThreshold})
+	counts := map[string]*LinkReport{}
+	for _, d := range r.res.Decisions {
+		name := d.Edge.Kind.String()
+		if d.Edge.Rule >= 0 {
+			name = r.ruleNames[d.Edge.Rule]
+		}
+		lr := counts[name]
+		if lr == nil {
+			lr = &LinkReport{Rule: name, Kind: d.Edge.Kind.String()}
+			counts[name] = lr
+			r.rep.Links = append(r.rep.Links, lr)
+		}
+		if d.Accepted {
+			lr.Accepted++
+		} else {
+			lr.Refused++
+			r.rep.addRefusal(guardOf(d.Reason))
+		}
+	}
+	for range r.blocked {
+		r.rep.addRefusal("blocked value")
+	}
+	for _, gv := range r.res.Generic {
+		r.rep.Generic = append(r.rep.Generic, GenericReport{Value: r.describeNode(gv.Node), SeenWith: gv.Type, Distinct: gv.Distinct})
+	}
+}

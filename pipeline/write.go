@@ -1,0 +1,253 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/identity"
+)
+
+// Tables a run replaces as a whole. Raw source tables are added per source.
+var resultTables = []string{
+	"records", "record_identifiers", "identifiers", "links", "profiles", "field_lineage",
+	"customer_ids", "id_events", "rejected", "generic_values",
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// load writes rows into a new staged table in bulk.
+func (r *run) loadTable(ctx context.Context, table string, cols []engine.Column, n int, row func(i int, out []any)) error {
+	staged := engine.StagedName(table)
+	if err := r.eng.CreateTable(ctx, staged, cols); err != nil {
+		return err
+	}
+	i := 0
+	_, err := r.eng.Load(ctx, staged, cols, func(out []any) (bool, error) {
+		if i >= n {
+			return false, nil
+		}
+		row(i, out)
+		i++
+		return true, nil
+	})
+	return err
+}
+
+func (r *run) write(ctx context.Context) error {
+	rootID := make(map[int32]string, len(r.profiles))
+	anchor := map[int32]bool{}
+	for _, p := range r.profiles {
+		rootID[p.root] = p.id
+		anchor[r.recs[p.records[0]].node] = true
+	}
+	customerOf := func(node int32) any { return nullString(rootID[r.res.Root[node]]) }
+
+	recCols := []engine.Column{
+		{Name: "record_key", Type: engine.Text}, {Name: "source", Type: engine.Text}, {Name: "pk", Type: engine.Text},
+		{Name: "kind", Type: engine.Text}, {Name: "customer_id", Type: engine.Text}, {Name: "source_rank", Type: engine.BigInt},
+		{Name: "is_anchor", Type: engine.Bool}, {Name: "dedupe_winner", Type: engine.Bool}, {Name: "dedupe_group", Type: engine.Text},
+		{Name: "updated_at", Type: engine.Timestamp}, {Name: "first_seen", Type: engine.Timestamp},
+		{Name: "row_count", Type: engine.BigInt}, {Name: "filled", Type: engine.BigInt},
+		{Name: "file", Type: engine.Text}, {Name: "line", Type: engine.BigInt},
+	}
+	base := len(recCols)
+	for _, f := range r.fields {
+		recCols = append(recCols, engine.Column{Name: f, Type: engine.Text})
+	}
+	err := r.loadTable(ctx, "records", recCols, len(r.recs), func(i int, out []any) {
+		rec := r.recs[i]
+		s := r.sources[rec.source]
+		var group any
+		if rec.group >= 0 {
+			group = r.g.Nodes[r.recs[rec.group].node].Value
+		}
+		first := rec.first
+		if first.IsZero() {
+			first = rec.updated
+		}
+		out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, s.cfg.Name, rec.pk, s.cfg.Kind
+		out[4], out[5], out[6] = customerOf(rec.node), int64(rec.source), anchor[rec.node]
+		out[7], out[8] = rec.group < 0 || rec.winner, group
+		out[9], out[10], out[11], out[12] = nullTime(rec.updated), nullTime(first), int64(rec.rows), int64(rec.filled)
+		out[13], out[14] = rec.file, rec.line
+		for f := range r.fields {
+			if rec.attrs == nil {
+				out[base+f] = nil
+			} else {
+				out[base+f] = nullString(rec.attrs[f])
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+
+	type ri struct {
+		rec int
+		id  recIdent
+	}
+	var ris []ri
+	for i, rec := range r.recs {
+		for _, id := range rec.idents {
+			ris = append(ris, ri{i, id})
+		}
+	}
+	err = r.loadTable(ctx, "record_identifiers", []engine.Column{
+		{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
+		{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text},
+	}, len(ris), func(i int, out []any) {
+		x := ris[i]
+		out[0], out[1], out[2], out[3] = r.g.Nodes[r.recs[x.rec].node].Value, r.types[x.id.typ].name, x.id.value, x.id.raw
+	})
+	if err != nil {
+		return err
+	}
+
+	var idents []int32
+	for n, node := range r.g.Nodes {
+		if !node.Record {
+			idents = append(idents, int32(n))
+		}
+	}
+	err = r.loadTable(ctx, "identifiers", []engine.Column{
+		{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text}, {Name: "customer_id", Type: engine.Text},
+	}, len(idents), func(i int, out []any) {
+		n := idents[i]
+		out[0], out[1], out[2] = r.types[r.g.Nodes[n].Type].name, r.g.Nodes[n].Value, customerOf(n)
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.writeLinks(ctx, customerOf); err != nil {
+		return err
+	}
+	return r.writeMeta(ctx)
+}
+
+// writeLinks stores every decision that explains a profile: accepted links
+// between records and identifiers of other rows, and every refused link
+// with its reason. A record's own identifiers are implied by
+// record_identifiers and not repeated.
+func (r *run) writeLinks(ctx context.Context, customerOf func(int32) any) error {
+	var ds []identity.Decision
+	for _, d := range r.res.Decisions {
+		if d.Accepted && d.Edge.Kind == identity.HasIdentifier {
+			continue
+		}
+		ds = append(ds, d)
+	}
+	cols := []engine.Column{
+		{Name: "kind", Type: engine.Text}, {Name: "rule", Type: engine.Text}, {Name: "a", Type: engine.Text}, {Name: "b", Type: engine.Text},
+		{Name: "evidence", Type: engine.Text}, {Name: "occurrences", Type: engine.BigInt}, {Name: "accepted", Type: engine.Bool},
+		{Name: "reason", Type: engine.Text}, {Name: "customer_a", Type: engine.Text}, {Name: "customer_b", Type: engine.Text},
+	}
+	n := len(ds) + len(r.blocked)
+	return r.loadTable(ctx, "links", cols, n, func(i int, out []any) {
+		if i >= len(ds) {
+			b := r.blocked[i-len(ds)]
+			var cust any
+			if node, ok := r.g.LookupRecord(b.record); ok {
+				cust = customerOf(node)
+			}
+			out[0], out[1], out[2], out[3] = "identifier", nil, b.record, r.types[b.typ].name+":"+b.raw
+			out[4], out[5], out[6], out[7], out[8], out[9] = nil, int64(1), false, b.reason, cust, nil
+			return
+		}
+		d := ds[i]
+		e := d.Edge
+		var rule, ev any
+		occ := int64(1)
+		if e.Rule >= 0 {
+			rule = r.ruleNames[e.Rule]
+			ev = nullString(r.ruleEvidence[edgeKey(e.A, e.B, e.Rule)])
+		}
+		if e.Kind == identity.CoOccurrence {
+			k := [2]int32{min(e.A, e.B), max(e.A, e.B)}
+			if x := r.coEvidence[k]; x != nil {
+				ev, occ = x.text, int64(x.count)
+			}
+		}
+		if e.Kind == identity.AlwaysMatch {
+			rule = "always-match override"
+		}
+		out[0], out[1], out[2], out[3] = e.Kind.String(), rule, r.describeNode(e.A), r.describeNode(e.B)
+		out[4], out[5], out[6], out[7] = ev, occ, d.Accepted, nullString(d.Reason)
+		out[8], out[9] = customerOf(e.A), customerOf(e.B)
+	})
+}
+
+func (r *run) writeMeta(ctx context.Context) error {
+	ids := make([]string, 0, len(r.registry))
+	for id := range r.registry {
+		ids = append(ids, id)
+	}
+	err := r.loadTable(ctx, "customer_ids", []engine.Column{
+		{Name: "customer_id", Type: engine.Text}, {Name: "created_run", Type: engine.BigInt}, {Name: "anchor_record", Type: engine.Text},
+		{Name: "status", Type: engine.Text}, {Name: "merged_into", Type: engine.Text}, {Name: "changed_run", Type: engine.BigInt},
+	}, len(ids), func(i int, out []any) {
+		info := r.registry[ids[i]]
+		out[0], out[1], out[2], out[3], out[4], out[5] = ids[i], info.Created, info.Anchor, info.Status, nullString(info.MergedInto), info.Changed
+	})
+	if err != nil {
+		return err
+	}
+	evCols := []engine.Column{
+		{Name: "run_id", Type: engine.BigInt}, {Name: "event", Type: engine.Text},
+		{Name: "from_id", Type: engine.Text}, {Name: "to_id", Type: engine.Text},
+	}
+	err = r.loadTable(ctx, "id_events", evCols, len(r.idEvents), func(i int, out []any) {
+		ev := r.idEvents[i]
+		out[0], out[1], out[2], out[3] = r.runID, ev.Event, ev.From, ev.To
+	})
+	if err != nil {
+		return err
+	}
+	if ok, err := r.eng.TableExists(ctx, "id_events"); err != nil {
+		return err
+	} else if ok {
+		if err := r.eng.Exec(ctx, `INSERT INTO `+engine.StagedName("id_events")+` SELECT run_id, event, from_id, to_id FROM id_events`); err != nil {
+			return err
+		}
+	}
+	err = r.loadTable(ctx, "rejected", []engine.Column{
+		{Name: "run_id", Type: engine.BigInt}, {Name: "source", Type: engine.Text}, {Name: "file", Type: engine.Text},
+		{Name: "line", Type: engine.BigInt}, {Name: "column_name", Type: engine.Text}, {Name: "reason", Type: engine.Text}, {Name: "raw", Type: engine.Text},
+	}, len(r.rejected), func(i int, out []any) {
+		rj := r.rejected[i]
+		out[0], out[1], out[2], out[3] = r.runID, rj.source, rj.err.File, rj.err.Line
+		out[4], out[5], out[6] = nullString(rj.err.Column), rj.err.Reason, rj.err.Raw
+	})
+	if err != nil {
+		return err
+	}
+	return r.loadTable(ctx, "generic_values", []engine.Column{
+		{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text},
+		{Name: "seen_with", Type: engine.Text}, {Name: "distinct_values", Type: engine.BigInt},
+	}, len(r.res.Generic), func(i int, out []any) {
+		gv := r.res.Generic[i]
+		node := r.g.Nodes[gv.Node]
+		out[0], out[1], out[2], out[3] = r.types[node.Type].name, node.Value, gv.Type, int64(gv.Distinct)
+	})
+}
+
+// swap replaces the previous results with this run's in one transaction.
+func (r *run) swap(ctx context.Context) error {
+	tables := append([]string{}, resultTables...)
+	for _, s := range r.sources {
+		tables = append(tables, s.table)
+	}
+	return r.eng.Swap(ctx, tables)
+}
