@@ -184,6 +184,7 @@ func TestParseErrors(t *testing.T) {
 		{"null compared with =", `email = null`, 1, 9, "is null"},
 		{"misspelt keyword", `knwn and did "Checkout"`, 1, 1, `unknown word knwn`},
 		{"misspelt keyword suggestion", `knwn and did "Checkout"`, 1, 1, `did you mean "known"?`},
+		{"verb instead of did", `known and viewed "Product view"`, 1, 11, `(for an activity write did "Product view")`},
 		{"unknown character", `known & unknown`, 1, 7, `unexpected character '&'`},
 		{"lone bang", `orders ! 3`, 1, 8, `!=`},
 		{"unclosed parenthesis", `(known and unknown`, 1, 1, `unbalanced "("`},
@@ -248,8 +249,8 @@ func TestSyntaxErrorShowsCaret(t *testing.T) {
 }
 
 // FuzzParse checks that Parse never panics, that every error points inside
-// the rule, and that every rule that parses prints to a rule that parses to
-// the same tree.
+// the rule, that every rule that parses prints to a rule that parses to the
+// same tree, and that compiling it keeps every value out of the SQL text.
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		`known and did "Product view" and never did "Checkout"`,
@@ -276,5 +277,20 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		assertReparses(t, e)
+		// Whatever a rule says, its SQL has exactly one placeholder per
+		// argument: no value, not even one holding "?", became SQL text.
+		schema := *testSchema
+		schema.ActivityTypes = nil
+		query, args, err := Compile(e, &schema, testTables, duckLike{}, testNow)
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Compile error %v is %T, want *SyntaxError", err, err)
+			}
+			return
+		}
+		if n := strings.Count(query, "?"); n != len(args) {
+			t.Fatalf("rule %q compiled to %d placeholders for %d args:\n%s", src, n, len(args), query)
+		}
 	})
 }

@@ -192,8 +192,12 @@ func (p *parser) parseAtom() Expr {
 			p.next()
 			return p.parseCompare(t)
 		}
+		hint := suggest(t.text, []string{"known", "unknown", "has", "did", "never", "in", "first", "not"})
+		if n := p.peek(1); n.kind == tokString && hint == "" {
+			hint = " (for an activity write did " + quote(n.text) + ")"
+		}
 		p.fail(t.pos, "unknown word %s: expected known, unknown, has, did, never did, in segment, first seen, not, \"(\" or a field compared with a value%s",
-			t.text, suggest(t.text, []string{"known", "unknown", "has", "did", "never", "in", "first", "not"}))
+			t.text, hint)
 	case t.kind == tokEOF:
 		p.fail(t.pos, "expected a condition, found the end of the rule")
 	}
