@@ -363,3 +363,44 @@ func maxAbsDiff(a, b []float64) float64 {
 	}
 	return d
 }
+
+// EstimatePrior re-estimates the prior from the comparison vectors of the
+// pairs the prediction blocking rules generate, with m and u held: λ is
+// the expected number of matches among them (the sum of their match
+// probabilities) over totalPairs, the number of all possible pairs,
+// iterated to a fixed point. It assumes the blocking misses almost no
+// matches (pairs outside it count as non-matches), and is steadier than
+// the per-pass conversion in EstimateM when u is rough. It returns the new
+// prior and stores it.
+func (m *Model) EstimatePrior(blocked []VectorCount, totalPairs int64) (float64, error) {
+	if err := m.Validate(); err != nil {
+		return 0, err
+	}
+	vs, total, err := m.mergeVectors(blocked)
+	if err != nil {
+		return 0, err
+	}
+	if total == 0 || totalPairs < total {
+		return 0, knit.Errorf(knit.EINVALID, "estimate prior: %d blocked pairs out of %d possible pairs; want at least one, and no more than all", total, totalPairs)
+	}
+	// Each vector's Bayes factor, in bits, is fixed; only λ moves.
+	bits := make([]float64, len(vs))
+	for i, vc := range vs {
+		bits[i] = m.Weight(vc.V) - log2Odds(m.Prior)
+	}
+	lambda := m.Prior
+	for range 1000 {
+		matches := 0.0
+		for i, vc := range vs {
+			matches += float64(vc.N) * m.Probability(bits[i]+log2Odds(lambda))
+		}
+		next := clamp(matches/float64(totalPairs), MinProbability*MinProbability, 1-MinProbability)
+		if math.Abs(next-lambda) <= 1e-9*lambda {
+			lambda = next
+			break
+		}
+		lambda = next
+	}
+	m.Prior = lambda
+	return lambda, nil
+}

@@ -368,3 +368,26 @@ func BenchmarkEM(b *testing.B) {
 		}
 	}
 }
+
+func TestEstimatePrior(t *testing.T) {
+	truth := truthModel()
+	const prior = 0.01
+	rng := rand.New(rand.NewSource(6))
+	pairs := drawPairs(t, truth, prior, 400_000, 0.2, rng, nil)
+	var n int64
+	for _, vc := range pairs {
+		n += vc.N
+	}
+	m := cloneModel(truth) // m and u known; only λ to find
+	m.Prior = 0.3
+	got, err := m.EstimatePrior(pairs, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := math.Abs(got-prior) / prior; rel > 0.10 || m.Prior != got {
+		t.Errorf("EstimatePrior = %.5f (model %.5f), want %.5f within 10%%", got, m.Prior, prior)
+	}
+	if _, err := m.EstimatePrior(pairs, n-1); err == nil {
+		t.Error("more blocked pairs than possible pairs was accepted")
+	}
+}

@@ -30,6 +30,10 @@
 //   - λ is re-estimated by each EM pass: the share of matches among the
 //     blocked pairs is converted back to the share among all pairs by
 //     dividing out the Bayes factor of the levels the blocking forced.
+//     That conversion leans on u and on independence between comparisons;
+//     EstimatePrior, run once after training on the vectors of the pairs
+//     the prediction blocking generates, is steadier: λ becomes their
+//     expected number of matches over the number of all possible pairs.
 //
 // Smoothing: no m or u is ever exactly 0, which would make a weight
 // infinite. Random-sample counts get a pseudo-count of half a pair per level
@@ -305,6 +309,25 @@ func (m *Model) Untrained() []string {
 		if c.MEstimates == 0 || !c.UEstimated {
 			out = append(out, c.Name)
 		}
+	}
+	return out
+}
+
+// TermFrequencies is the relative frequency of each non-empty value among
+// records: the table the TF adjustment reads (the engine computes the same
+// with a GROUP BY).
+func TermFrequencies(values []string) map[string]float64 {
+	counts := map[string]int{}
+	total := 0
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			counts[v]++
+			total++
+		}
+	}
+	out := make(map[string]float64, len(counts))
+	for v, n := range counts {
+		out[v] = float64(n) / float64(total)
 	}
 	return out
 }
