@@ -25,15 +25,21 @@ type Kind uint8
 
 const (
 	AlwaysMatch   Kind = iota // a person said these records are one customer
-	HasIdentifier             // a record carries an identifier
 	Dedupe                    // a dedupe rule matched two records of one source
+	HasIdentifier             // a record carries an identifier
 	CoOccurrence              // two identifiers appeared in one event row
 	Rule                      // a match rule matched two records
 )
 
 func (k Kind) String() string {
-	return [...]string{"always-match", "identifier", "dedupe", "co-occurrence", "rule"}[k]
+	return [...]string{"always-match", "dedupe", "identifier", "co-occurrence", "rule"}[k]
 }
+
+// forced reports whether edges of this kind bypass per-type limits. An
+// override and a source's own dedupe rule are explicit statements that two
+// records are one customer; limits guard against incidental links, such as
+// a shared device or a reused identifier. Never-match overrides still win.
+func (k Kind) forced() bool { return k == AlwaysMatch || k == Dedupe }
 
 // Edge is one piece of evidence between two nodes.
 type Edge struct {
@@ -194,7 +200,7 @@ func (g *Graph) Resolve(opt Options) *Result {
 		} else if gv, ok := isGeneric[e.B]; ok {
 			d.Reason = g.genericReason(gv)
 		} else {
-			d.Reason = uf.union(e.A, e.B, e.Kind == AlwaysMatch)
+			d.Reason = uf.union(e.A, e.B, e.Kind.forced())
 		}
 		d.Accepted = d.Reason == ""
 		res.Decisions = append(res.Decisions, d)
