@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -298,6 +299,13 @@ func column(tb table, name string) []string {
 }
 
 func TestConfigIsTheExampleConfig(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join("..", "examples", "coffee", "knit.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(example) != coffeeExample {
+		t.Fatal("demo/coffee.knit.yaml differs from examples/coffee/knit.yaml: run go generate ./demo")
+	}
 	dir, _ := MustGenerate(t, MustPreset(t, "small"))
 	parse := func(path string) map[string]any {
 		b, err := os.ReadFile(path)
@@ -562,5 +570,25 @@ func TestPeopleProjectTruthMatchesClusterColumn(t *testing.T) {
 	var cfg map[string]any
 	if err := yaml.Unmarshal([]byte(peopleConfig), &cfg); err != nil {
 		t.Fatalf("people knit.yaml does not parse: %v", err)
+	}
+}
+
+// The generated projects must pass knit's own configuration checks, so that
+// `knit run` on them fails only for reasons worth a bug report.
+func TestGeneratedConfigsLoad(t *testing.T) {
+	people := MustPreset(t, "people-1m")
+	people.PersonRecords = 100
+	for name, opt := range map[string]Options{"coffee": MustPreset(t, "small"), "people": people} {
+		dir, _ := MustGenerate(t, opt)
+		p, err := config.Load(dir)
+		if err != nil {
+			t.Errorf("%s project: %v", name, err)
+			continue
+		}
+		for _, src := range p.Config.Sources {
+			if _, err := os.Stat(filepath.Join(dir, src.File)); err != nil {
+				t.Errorf("%s project: source %s file %s was not generated", name, src.Name, src.File)
+			}
+		}
 	}
 }
