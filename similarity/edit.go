@@ -63,6 +63,14 @@ func trimCommon(a, b []rune) ([]rune, []rune) {
 // bytes. It keeps one row of the dynamic-programming table, sized by the
 // shorter string, and allocates nothing for strings up to 64 characters.
 func Levenshtein(a, b string) int {
+	return editDistance(a, b, false)
+}
+
+// editDistance does the work common to the edit distances: equal strings,
+// decoding, trimming the common prefix and suffix, and an empty remainder.
+// The tables are called directly, not through a function value, so the
+// decoded runes stay on the stack.
+func editDistance(a, b string, transpositions bool) int {
 	if a == b {
 		return 0
 	}
@@ -71,6 +79,13 @@ func Levenshtein(a, b string) int {
 	if len(rb) == 0 {
 		return len(ra)
 	}
+	if transpositions {
+		return alignmentTable(ra, rb)
+	}
+	return levenshteinTable(ra, rb)
+}
+
+func levenshteinTable(ra, rb []rune) int {
 	var rowBuf [stackRunes + 1]int
 	row := scratch(rowBuf[:], len(rb)+1)
 	for j := range row {
@@ -109,14 +124,10 @@ func EditSimilarity(a, b string) float64 {
 // → "MARHTA" is 1), where no substring is edited twice. On runes; three
 // rows of memory, sized by the shorter string.
 func DamerauLevenshtein(a, b string) int {
-	if a == b {
-		return 0
-	}
-	var bufA, bufB [stackRunes]rune
-	ra, rb := editPair(a, b, &bufA, &bufB)
-	if len(rb) == 0 {
-		return len(ra)
-	}
+	return editDistance(a, b, true)
+}
+
+func alignmentTable(ra, rb []rune) int {
 	width := len(rb) + 1
 	var rowsBuf [3 * (stackRunes + 1)]int
 	rows := scratch(rowsBuf[:], 3*width)

@@ -73,6 +73,9 @@ func nanpFast(s, region string) (string, bool) {
 		if !plus && region != "US" && region != "CA" {
 			return "", false // "1…" dialled from elsewhere means something else
 		}
+		if plus && len(s) == n+1 {
+			return s, true // already E.164: no copy
+		}
 		return "+" + string(digits[:n]), true
 	case n == 10 && !plus && digits[0] >= '2' && (region == "US" || region == "CA"):
 		return "+1" + string(digits[:n]), true

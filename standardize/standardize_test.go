@@ -388,3 +388,20 @@ func FuzzPhoneFastPath(f *testing.F) {
 		}
 	})
 }
+
+func TestFoldedRuneTableMatchesNormalisation(t *testing.T) {
+	// The precomputed table must give what normalising afresh gives, gaps
+	// included, for every rune it covers, between letters and alone.
+	for r, folded := range foldedRunes {
+		for _, context := range [][2]string{{"a", "b"}, {"", ""}} {
+			slow := textWriter{}
+			slow.word(context[0])
+			slow.normalize(r)
+			slow.ascii(' ')
+			slow.word(context[1])
+			if fast, _ := Text(context[0] + string(r) + " " + context[1]); fast != string(slow.buf) {
+				t.Fatalf("U+%04X (table %q): Text gives %q, normalising gives %q", r, folded, fast, slow.buf)
+			}
+		}
+	}
+}

@@ -19,7 +19,8 @@ import (
 // "u" and its five-digit hex code point, so equal inputs stay equal without
 // leaving ASCII. ok is false when nothing is left.
 func Text(s string) (string, bool) {
-	w := textWriter{buf: make([]byte, 0, len(s))}
+	var stack [64]byte // short values build their output without allocating
+	w := textWriter{buf: stack[:0]}
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
 			w.ascii(c)
@@ -69,14 +70,42 @@ func (w *textWriter) ascii(c byte) {
 	}
 }
 
+// foldedRunes holds the ASCII form of every rune of the ranges below as
+// nonASCII computes it, with " " where it leaves a gap: Latin, IPA, Greek
+// and Cyrillic letters and general punctuation are most of the non-ASCII
+// text knit sees, and normalising each rune afresh costs a microsecond.
+var foldedRunes = func() map[rune]string {
+	folded := map[rune]string{}
+	for _, span := range [][2]rune{{0x80, 0x530}, {0x1e00, 0x2070}} {
+		for r := span[0]; r < span[1]; r++ {
+			w := textWriter{buf: []byte{'x'}} // a sentinel keeps a leading gap
+			w.normalize(r)
+			if w.pendingGap {
+				w.buf = append(w.buf, ' ')
+			}
+			folded[r] = string(w.buf[1:])
+		}
+	}
+	return folded
+}()
+
 func (w *textWriter) nonASCII(r rune) {
+	if folded, ok := foldedRunes[r]; ok {
+		for i := 0; i < len(folded); i++ {
+			w.ascii(folded[i])
+		}
+		return
+	}
+	w.normalize(r)
+}
+
+func (w *textWriter) normalize(r rune) {
 	if w.foldLetter(r) {
 		return
 	}
 	// NFKD splits é into e + U+0301 and maps compatibility forms (ﬁ,
 	// fullwidth Ａ, superscript ²) to their plain letters and digits.
-	// Ranging over string(bytes) does not copy.
-	for _, d := range string(norm.NFKD.AppendString(w.decomposed[:0], string(r))) {
+	for _, d := range norm.NFKD.String(string(r)) {
 		w.decomposedRune(d)
 	}
 }
@@ -111,11 +140,11 @@ func (w *textWriter) foldLetter(r rune) bool {
 
 func (w *textWriter) hexLetter(r rune) {
 	w.char('u')
-	digits := strconv.AppendInt(w.hexScratch[:0], int64(r), 16)
+	digits := strconv.FormatInt(int64(r), 16)
 	for pad := len(digits); pad < 5; pad++ {
 		w.char('0')
 	}
-	w.word(string(digits))
+	w.word(digits)
 }
 
 func isApostrophe(r rune) bool {
