@@ -30,8 +30,8 @@ const (
 // zero takes the default given in its comment; a negative value means none.
 type Options struct {
 	Dataset   string // Coffee (the default) or People
-	Customers int    // real people who are customers (coffee) or distinct persons (people, when PersonRecords is 0)
-	Seed      int64  // the same seed gives byte-identical output
+	Customers int    // real people who are customers (coffee); for People with PersonRecords 0, records = 2 × Customers
+	Seed      int64  // the same seed gives byte-identical output from the same build
 
 	LoyaltyShare       float64 // 0.6: customers in the loyalty programme
 	EcommerceShare     float64 // 0.45: customers with an e-commerce account
