@@ -24,6 +24,8 @@ func Phone(s, region string) (string, bool) {
 	s = strings.TrimSpace(s)
 	if region == "" {
 		region = "US"
+	} else if region[0] >= 'a' {
+		region = strings.ToUpper(region) // the parser's metadata is keyed upper-case
 	}
 	if e164, ok := nanpFast(s, region); ok {
 		return e164, true
