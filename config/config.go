@@ -116,6 +116,9 @@ type Unify struct {
 	IncludeAllRecords []string           `yaml:"include_all_records"` // sources whose unmatched records still get profiles
 	Dedupe            map[string]*Dedupe `yaml:"dedupe"`
 	Rules             []*Rule            `yaml:"rules"`
+	// Model is the probabilistic (Fellegi–Sunter) matcher, trained by
+	// "knit train" and applied by "knit run" after the rules; see model.go.
+	Model *Model `yaml:"model"`
 }
 
 // Dedupe configures deduplication within one source.
@@ -130,6 +133,11 @@ type Rule struct {
 	Name       string       `yaml:"name"`
 	Sources    []string     `yaml:"sources"` // default: all
 	Conditions []*Condition `yaml:"conditions"`
+	// Except lists exception conditions: a pair the conditions link is
+	// still not linked when both records have a value for an exception's
+	// field and the values do not match at its precision ("except when
+	// first names differ", for twins).
+	Except []*Condition `yaml:"except"`
 }
 
 // Condition compares one field (a unified attribute or an identifier type).
@@ -148,7 +156,12 @@ type Field struct {
 	Name      string   `yaml:"-"`
 	Policy    string   `yaml:"policy"`    // source_priority (default) | most_recent | least_recent | most_filled
 	Order     []string `yaml:"order"`     // source order for source_priority; default unify.order
-	Normalize string   `yaml:"normalize"` // standardiser for matching: text (default), name, email, phone, digits, exact
+	Normalize string   `yaml:"normalize"` // standardiser for matching: text (default), name, first_name, email, phone, digits, exact, address, organization
+	// Aliases is a CSV file of values that are always equal (canonical,
+	// variant, …); Bypass a file of values that never match. Paths are
+	// relative to the project folder.
+	Aliases string `yaml:"aliases"`
+	Bypass  string `yaml:"bypass"`
 }
 
 // Overrides are files of record-key pairs (CSV: left,right) a person edits to

@@ -329,7 +329,7 @@ func TestValidationMessages(t *testing.T) {
 		{"field policy", base + "fields:\n  person.name: {policy: latest}\n",
 			`knit.yaml:6:25: fields.person.name.policy: "latest" is not a valid field policy; use one of source_priority, most_recent, least_recent, most_filled`},
 		{"field normalize", base + "fields:\n  person.name: {normalize: names}\n",
-			`knit.yaml:6:28: fields.person.name.normalize: "names" is not a valid field normalize; did you mean "name"? (use one of text, name, email, phone, digits, exact, address, organization)`},
+			`knit.yaml:6:28: fields.person.name.normalize: "names" is not a valid field normalize; did you mean "name"? (use one of text, name, first_name, email, phone, digits, exact, address, organization)`},
 		{"field order", base + "fields:\n  person.name: {order: [crm]}\n",
 			`knit.yaml:6:25: fields.person.name.order[0]: "crm" is not a source; sources: web`},
 	}

@@ -20,7 +20,7 @@ var (
 	columnTypes       = []string{"string", "int", "float", "bool", "date", "timestamp"}
 	identNormalizers  = []string{"email", "phone", "text", "digits", "exact"}
 	fieldPolicies     = []string{"source_priority", "most_recent", "least_recent", "most_filled"}
-	fieldNormalizers  = []string{"text", "name", "email", "phone", "digits", "exact", "address", "organization"}
+	fieldNormalizers  = []string{"text", "name", "first_name", "email", "phone", "digits", "exact", "address", "organization"}
 	dedupeWinners     = []string{"most_filled", "most_recent", "least_recent"}
 	precisionLevels   = []string{"exact", "low", "medium", "high"}
 	similarityMetrics = []string{"edit", "jaro_winkler", "token"}
@@ -446,6 +446,7 @@ func (c *checker) checkUnify() {
 		c.checkRules(p+".rules", dd.Rules, true)
 	}
 	c.checkRules("unify.rules", u.Rules, false)
+	c.checkModel()
 }
 
 func (c *checker) checkRules(p string, rules []*Rule, dedupe bool) {
@@ -470,6 +471,14 @@ func (c *checker) checkRules(p string, rules []*Rule, dedupe bool) {
 			cp := fmt.Sprintf("%s.conditions[%d]", rp, j)
 			if cond == nil {
 				c.errorf(cp, "empty condition; write {field: ...}")
+				continue
+			}
+			c.checkCondition(cp, cond)
+		}
+		for j, cond := range rule.Except {
+			cp := fmt.Sprintf("%s.except[%d]", rp, j)
+			if cond == nil {
+				c.errorf(cp, "empty exception; write {field: ...}")
 				continue
 			}
 			c.checkCondition(cp, cond)

@@ -224,4 +224,21 @@ func (dialect) TypeName(t engine.Type) string {
 	}
 }
 
+// Similarity implements engine.Dialect. DuckDB's string similarities count
+// bytes; the pipeline passes ASCII only, where bytes are characters.
+func (dialect) Similarity(metric, a, b string) string {
+	switch metric {
+	case "levenshtein":
+		return "levenshtein(" + a + ", " + b + ")"
+	case "edit":
+		return "(1.0 - levenshtein(" + a + ", " + b + ") / greatest(length(" + a + "), length(" + b + "), 1))"
+	case "jaro_winkler":
+		return "jaro_winkler_similarity(" + a + ", " + b + ")"
+	case "jaccard":
+		wa, wb := "list_distinct(string_split("+a+", ' '))", "list_distinct(string_split("+b+", ' '))"
+		return "(len(list_intersect(" + wa + ", " + wb + "))::DOUBLE / greatest(len(list_distinct(list_concat(" + wa + ", " + wb + "))), 1))"
+	}
+	return ""
+}
+
 func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }

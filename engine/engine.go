@@ -68,4 +68,13 @@ type Dialect interface {
 	Param(n int) string
 	// TypeName returns the SQL type name for t.
 	TypeName(t Type) string
+	// Similarity returns the SQL expression comparing the text expressions
+	// a and b with a metric: "levenshtein" (the edit distance, an integer),
+	// "edit" (1 − distance / the longer length, a double; 1 for two empty
+	// values), "jaro_winkler" (a double in [0,1]) or "jaccard" (of the sets
+	// of space-separated words). The pipeline calls it only on ASCII text
+	// (standardised values are folded before comparison), so engines whose
+	// string functions count bytes agree with knit's Go functions, which
+	// count characters. An unknown metric returns "".
+	Similarity(metric, a, b string) string
 }

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/knit-cdp/knit/similarity"
 )
 
 // LevelOf is the Go reference implementation of a comparison: the index of
@@ -70,6 +71,10 @@ func (l Level) holds(a, b string) bool {
 	return false
 }
 
+// Part extracts the part of a value a level tests (see the Part
+// constants): the engine's SQL compares values cut by this function.
+func Part(s, p string) string { return part(s, p) }
+
 // part extracts the part of a value a level tests (see the Part constants).
 func part(s, p string) string {
 	switch p {
@@ -102,6 +107,10 @@ func part(s, p string) string {
 	return s
 }
 
+// ParseDate reads the leading YYYY-MM-DD of a date or timestamp, as date
+// levels do.
+func ParseDate(s string) (time.Time, bool) { return parseDate(s) }
+
 // parseDate reads the leading YYYY-MM-DD of a date or timestamp.
 func parseDate(s string) (time.Time, bool) {
 	if len(s) < 10 {
@@ -111,93 +120,13 @@ func parseDate(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// JaroWinkler is the Jaro-Winkler similarity of a and b by character: the
-// Jaro similarity raised by 0.1 per common leading character (at most 4)
-// when it exceeds 0.7, as Winkler proposed.
-func JaroWinkler(a, b string) float64 {
-	ra, rb := []rune(a), []rune(b)
-	j := jaro(ra, rb)
-	if j <= 0.7 {
-		return j
-	}
-	prefix := 0
-	for prefix < 4 && prefix < len(ra) && prefix < len(rb) && ra[prefix] == rb[prefix] {
-		prefix++
-	}
-	return j + float64(prefix)*0.1*(1-j)
-}
-
-func jaro(a, b []rune) float64 {
-	if len(a) == 0 || len(b) == 0 {
-		if len(a) == len(b) {
-			return 1
-		}
-		return 0
-	}
-	window := max(len(a), len(b))/2 - 1
-	window = max(window, 0)
-	matchedA := make([]bool, len(a))
-	matchedB := make([]bool, len(b))
-	matches := 0
-	for i, r := range a {
-		lo, hi := max(0, i-window), min(len(b)-1, i+window)
-		for k := lo; k <= hi; k++ {
-			if !matchedB[k] && b[k] == r {
-				matchedA[i], matchedB[k] = true, true
-				matches++
-				break
-			}
-		}
-	}
-	if matches == 0 {
-		return 0
-	}
-	transpositions, k := 0, 0
-	for i := range a {
-		if !matchedA[i] {
-			continue
-		}
-		for !matchedB[k] {
-			k++
-		}
-		if a[i] != b[k] {
-			transpositions++
-		}
-		k++
-	}
-	mf := float64(matches)
-	return (mf/float64(len(a)) + mf/float64(len(b)) + (mf-float64(transpositions/2))/mf) / 3
-}
+// JaroWinkler is the Jaro-Winkler similarity of a and b by character
+// (similarity.JaroWinkler: prefix bonus 0.1 per common leading character,
+// at most 4, when the Jaro similarity exceeds 0.7).
+func JaroWinkler(a, b string) float64 { return similarity.JaroWinkler(a, b) }
 
 // Levenshtein is the edit distance between a and b in characters.
-func Levenshtein(a, b string) int {
-	if a == b {
-		return 0
-	}
-	rb := []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	i := 0
-	for _, ca := range a {
-		i++
-		cur[0] = i
-		for j, cb := range rb {
-			cost := 1
-			if ca == cb {
-				cost = 0
-			}
-			cur[j+1] = min(prev[j+1]+1, cur[j]+1, prev[j]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	if i == 0 {
-		return utf8.RuneCountInString(b)
-	}
-	return prev[len(rb)]
-}
+func Levenshtein(a, b string) int { return similarity.Levenshtein(a, b) }
 
 // Jaccard is |A∩B| / |A∪B| over the sets of whitespace-separated words.
 func Jaccard(a, b string) float64 {
