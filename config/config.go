@@ -30,6 +30,16 @@ type Config struct {
 	Fields      map[string]*Field      `yaml:"fields"`
 	FieldOrder  []string               `yaml:"-"`
 	Overrides   Overrides              `yaml:"overrides"`
+
+	// Activities, measures, segments and exports: see insights.go.
+	Activities    map[string]*Activity `yaml:"activities"`
+	ActivityOrder []string             `yaml:"-"`
+	Measures      map[string]*Measure  `yaml:"measures"`
+	MeasureOrder  []string             `yaml:"-"`
+	Segments      map[string]*Segment  `yaml:"segments"`
+	SegmentOrder  []string             `yaml:"-"`
+	Exports       map[string]*Export   `yaml:"exports"`
+	ExportOrder   []string             `yaml:"-"`
 }
 
 // Source is one input: a file or glob of CSV, NDJSON/JSON or Parquet.

@@ -184,6 +184,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			v.Set(reflect.ValueOf(TimeField{Column: n.Value}))
 			d.valuePos[joinPath(path, "column")] = nodePos(n)
 			return
+		case segmentType: // name: rule text
+			v.Set(reflect.ValueOf(Segment{Rule: n.Value}))
+			d.valuePos[joinPath(path, "rule")] = nodePos(n)
+			return
 		}
 	}
 	keys, index := yamlFields(v.Type())

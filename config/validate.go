@@ -100,6 +100,7 @@ func (c *checker) check() {
 	c.checkUnifyOrder()
 	c.checkFields()
 	c.checkUnify()
+	c.checkInsights()
 }
 
 func (c *checker) checkSources() {
