@@ -172,3 +172,8 @@ func sortedAscInt(xs []int) []int {
 	slices.Sort(out)
 	return out
 }
+
+// Custom builds a comparison from explicit levels (tight to loose), between
+// the null and else levels every comparison has, with the same starting
+// probabilities as the presets.
+func Custom(field string, levels ...Level) Comparison { return build(field, levels...) }

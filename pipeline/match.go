@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 
@@ -90,19 +91,32 @@ func edgeKey(a, b int32, rule int32) [3]int32 {
 // dedupe applies each source's dedupe rules (OR-ed, transitive) and picks
 // a winner per group by the source's policy; losers stay as alternates and
 // still take part in matching.
-func (r *run) dedupe() {
+func (r *run) dedupe(ctx context.Context) error {
 	for _, s := range r.sources {
 		d := r.proj.Config.Unify.Dedupe[s.cfg.Name]
 		if d == nil || len(d.Rules) == 0 {
 			continue
 		}
-		for i, rule := range d.Rules {
+		for _, rule := range d.Rules {
 			idx := r.ruleIndex("dedupe "+s.cfg.Name+": "+rule.Name, identity.Dedupe)
-			r.matchRule(rule, map[int]bool{s.rank: true}, identity.Dedupe, int32(s.rank), idx)
-			_ = i
+			if err := r.applyRule(ctx, rule, map[int]bool{s.rank: true}, identity.Dedupe, int32(s.rank), idx); err != nil {
+				return err
+			}
 		}
 		r.pickWinners(s, d.Winner)
 	}
+	return nil
+}
+
+// applyRule links the pairs a rule finds: exact rules grouped in Go,
+// fuzzy rules and rules with exceptions compiled to the engine's SQL.
+func (r *run) applyRule(ctx context.Context, rule *config.Rule, sources map[int]bool, kind identity.Kind, group int32, ruleIdx int32) error {
+	if !needsSQL(rule) {
+		r.matchRule(rule, sources, kind, group, ruleIdx)
+		return nil
+	}
+	_, err := r.fuzzyRule(ctx, rule, sources, kind, group, ruleIdx)
+	return err
 }
 
 // pickWinners groups a source's records along its dedupe links and marks
@@ -175,7 +189,7 @@ func winnerOrder(policy string, a, b *record, g *identity.Graph) int {
 }
 
 // matchAcross applies the unify rules in order across sources.
-func (r *run) matchAcross() {
+func (r *run) matchAcross(ctx context.Context) error {
 	for i, rule := range r.proj.Config.Unify.Rules {
 		var srcs map[int]bool
 		if len(rule.Sources) > 0 {
@@ -185,8 +199,11 @@ func (r *run) matchAcross() {
 			}
 		}
 		idx := r.ruleIndex(rule.Name, identity.Rule)
-		r.matchRule(rule, srcs, identity.Rule, int32(i), idx)
+		if err := r.applyRule(ctx, rule, srcs, identity.Rule, int32(i), idx); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func (r *run) ruleIndex(name string, kind identity.Kind) int32 {

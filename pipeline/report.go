@@ -28,6 +28,8 @@ type Report struct {
 	RecordsWithoutProfile int64            `json:"records_without_profile"`
 	IDs                   IDCounts         `json:"ids"`
 	Stages                []StageReport    `json:"stages"`
+	// Model is what the probabilistic matcher did (nil without unify.model).
+	Model *ModelReport `json:"model,omitempty"`
 }
 
 // SourceReport counts one source.
@@ -119,8 +121,16 @@ func (r *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %-42s %11d\n", g, r.Refused[g])
 		}
 	}
-	for _, g := range r.Generic {
+	for i, g := range r.Generic {
+		if i == 10 {
+			fmt.Fprintf(w, "  … and %d more generic values (table generic_values)\n", len(r.Generic)-i)
+			break
+		}
 		fmt.Fprintf(w, "  generic value %s (seen with %d %s values)\n", g.Value, g.Distinct, g.SeenWith)
+	}
+	if m := r.Model; m != nil {
+		fmt.Fprintf(w, "\nmodel: %d records, %d candidate pairs scored in %.2fs (%.0f pairs/s), %d kept for review, %d links at probability ≥ %g\n",
+			m.Records, m.Pairs, m.ScoreSeconds, m.PairsPerSec, m.Kept, m.Links, m.Threshold)
 	}
 	fmt.Fprintf(w, "\nprofiles %d (known %d, unknown %d); %d records without a profile\n",
 		r.Profiles.Total, r.Profiles.Known, r.Profiles.Unknown, r.RecordsWithoutProfile)

@@ -50,6 +50,8 @@ type run struct {
 	coEvidence   map[[2]int32]*evidence
 	coSource     map[[2]int32]int32
 	ruleEvidence map[[3]int32]string
+	ruleScores   map[[3]int32]scoredEvidence
+	scored       []scoredPair // model-scored pairs kept for review
 	ruleNames    []string
 	ruleKinds    []identity.Kind
 	rejected     []rejectedRow
@@ -119,7 +121,7 @@ func (r *run) execute(ctx context.Context) error {
 		f    func() error
 	}{
 		{"load", func() error { return r.load(ctx) }},
-		{"match", func() error { r.dedupe(); r.matchAcross(); return r.applyOverrides() }},
+		{"match", func() error { return r.match(ctx) }},
 		{"cluster", func() error { r.cluster(); return nil }},
 		{"ids", func() error { return r.assignIDs(ctx) }},
 		{"write", func() error { return r.write(ctx) }},
@@ -172,12 +174,16 @@ func (r *run) prepare(ctx context.Context) error {
 	r.fieldIndex = map[string]int{}
 	for i, name := range cfg.FieldOrder {
 		f := cfg.Fields[name]
-		std, err := standardize.For(f.Normalize, "US")
+		std, err := fieldStandardizer(f.Normalize)
 		if err != nil {
 			return knit.Wrap(knit.EINVALID, err, "fields.%s.normalize", name)
 		}
+		lists, err := r.fieldLists(f)
+		if err != nil {
+			return err
+		}
 		r.fields = append(r.fields, name)
-		r.fieldStd = append(r.fieldStd, std)
+		r.fieldStd = append(r.fieldStd, withLists(std, lists))
 		r.fieldIndex[name] = i
 	}
 	block, err := newBlocklist(cfg.Guards)
@@ -189,6 +195,7 @@ func (r *run) prepare(ctx context.Context) error {
 	r.coEvidence = map[[2]int32]*evidence{}
 	r.coSource = map[[2]int32]int32{}
 	r.ruleEvidence = map[[3]int32]string{}
+	r.ruleScores = map[[3]int32]scoredEvidence{}
 	if err := r.ensureMetaTables(ctx); err != nil {
 		return err
 	}

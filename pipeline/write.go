@@ -134,6 +134,9 @@ func (r *run) write(ctx context.Context) error {
 	if err := r.writeLinks(ctx, customerOf); err != nil {
 		return err
 	}
+	if err := r.writeMatchPairs(ctx, customerOf); err != nil {
+		return err
+	}
 	return r.writeMeta(ctx)
 }
 
@@ -153,6 +156,7 @@ func (r *run) writeLinks(ctx context.Context, customerOf func(int32) any) error 
 		{Name: "kind", Type: engine.Text}, {Name: "rule", Type: engine.Text}, {Name: "a", Type: engine.Text}, {Name: "b", Type: engine.Text},
 		{Name: "evidence", Type: engine.Text}, {Name: "occurrences", Type: engine.BigInt}, {Name: "accepted", Type: engine.Bool},
 		{Name: "reason", Type: engine.Text}, {Name: "customer_a", Type: engine.Text}, {Name: "customer_b", Type: engine.Text},
+		{Name: "score", Type: engine.Double}, {Name: "detail", Type: engine.Text},
 	}
 	n := len(ds) + len(r.blocked)
 	return r.loadTable(ctx, "links", cols, n, func(i int, out []any) {
@@ -164,6 +168,7 @@ func (r *run) writeLinks(ctx context.Context, customerOf func(int32) any) error 
 			}
 			out[0], out[1], out[2], out[3] = "identifier", nil, b.record, r.types[b.typ].name+":"+b.raw
 			out[4], out[5], out[6], out[7], out[8], out[9] = nil, int64(1), false, b.reason, cust, nil
+			out[10], out[11] = nil, nil
 			return
 		}
 		d := ds[i]
@@ -186,6 +191,12 @@ func (r *run) writeLinks(ctx context.Context, customerOf func(int32) any) error 
 		out[0], out[1], out[2], out[3] = e.Kind.String(), rule, r.describeNode(e.A), r.describeNode(e.B)
 		out[4], out[5], out[6], out[7] = ev, occ, d.Accepted, nullString(d.Reason)
 		out[8], out[9] = customerOf(e.A), customerOf(e.B)
+		out[10], out[11] = nil, nil
+		if e.Rule >= 0 {
+			if sc, ok := r.ruleScores[edgeKey(e.A, e.B, e.Rule)]; ok {
+				out[10], out[11] = sc.score, sc.detail
+			}
+		}
 	})
 }
 
@@ -249,5 +260,27 @@ func (r *run) swap(ctx context.Context) error {
 	for _, s := range r.sources {
 		tables = append(tables, s.table)
 	}
+	if r.proj.Config.Unify.Model != nil {
+		tables = append(tables, "match_pairs")
+	}
 	return r.eng.Swap(ctx, tables)
+}
+
+// writeMatchPairs stores the model-scored pairs at or above the review
+// floor with their explanations, for "knit pairs".
+func (r *run) writeMatchPairs(ctx context.Context, customerOf func(int32) any) error {
+	if r.proj.Config.Unify.Model == nil {
+		return nil
+	}
+	threshold := r.proj.Config.Unify.Model.Threshold
+	return r.loadTable(ctx, "match_pairs", []engine.Column{
+		{Name: "a", Type: engine.Text}, {Name: "b", Type: engine.Text}, {Name: "weight", Type: engine.Double},
+		{Name: "probability", Type: engine.Double}, {Name: "linked", Type: engine.Bool}, {Name: "levels", Type: engine.Text},
+		{Name: "explanation", Type: engine.Text}, {Name: "customer_a", Type: engine.Text}, {Name: "customer_b", Type: engine.Text},
+	}, len(r.scored), func(i int, out []any) {
+		p := r.scored[i]
+		na, nb := r.recs[p.a].node, r.recs[p.b].node
+		out[0], out[1], out[2], out[3] = r.g.Nodes[na].Value, r.g.Nodes[nb].Value, p.weight, p.probability
+		out[4], out[5], out[6], out[7], out[8] = p.probability >= threshold, p.vector, p.explanation, customerOf(na), customerOf(nb)
+	})
 }
