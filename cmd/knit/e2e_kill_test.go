@@ -126,6 +126,12 @@ func startRun(t *testing.T, project, stage string) (*exec.Cmd, *bytes.Buffer) {
 	return cmd, &stdout
 }
 
+// stagedTables lists the tables a run writes before it swaps them in.
+func stagedTables(t *testing.T, project string) [][]string {
+	t.Helper()
+	return queryStrings(t, project, `SELECT table_name FROM duckdb_tables() WHERE suffix(table_name, '__staged') ORDER BY 1`)
+}
+
 // lastRun returns the ID, status and error of the latest run in the runs
 // table.
 func lastRun(t *testing.T, project string) (id, status, message string) {
@@ -178,6 +184,10 @@ func TestInterruptedRunLeavesPreviousResults(t *testing.T) {
 		if status != "running" {
 			t.Errorf("runs shows the killed run %s as %q right after the kill, want running", killed, status)
 		}
+		// The kill landed mid-run: the staged copies are half written.
+		if len(stagedTables(t, project)) == 0 {
+			t.Errorf("no staged tables after the kill: the run was not killed while writing")
+		}
 		stillServes(t)
 
 		next := parseReport(t, mustKnit(t, "run", "-q", "--json", project))
@@ -189,7 +199,7 @@ func TestInterruptedRunLeavesPreviousResults(t *testing.T) {
 		if len(got) != 1 || got[0][0] != "interrupted" {
 			t.Errorf("runs shows the killed run %s as %q after the next run, want interrupted", killed, got)
 		}
-		if left := queryStrings(t, project, `SELECT table_name FROM duckdb_tables() WHERE suffix(table_name, '__staged')`); len(left) > 0 {
+		if left := stagedTables(t, project); len(left) > 0 {
 			t.Errorf("staged tables left behind after a successful run: %q", left)
 		}
 	})
@@ -207,6 +217,10 @@ func TestInterruptedRunLeavesPreviousResults(t *testing.T) {
 		id, status, message := lastRun(t, project)
 		if status == "running" || status == "succeeded" || !strings.Contains(message, "cancel") {
 			t.Errorf("runs shows the interrupted run %s as %q (%s), want it ended and cancelled", id, status, message)
+		}
+		// A cancelled run cleans up after itself.
+		if left := stagedTables(t, project); len(left) > 0 {
+			t.Errorf("staged tables left behind by the interrupted run: %q", left)
 		}
 		stillServes(t)
 		mustKnit(t, "run", "-q", project)
