@@ -28,6 +28,10 @@ type Report struct {
 	RecordsWithoutProfile int64            `json:"records_without_profile"`
 	IDs                   IDCounts         `json:"ids"`
 	Stages                []StageReport    `json:"stages"`
+	// Only lists the stages of a partial run.
+	Only []string `json:"only,omitempty"`
+	// Insights reports activities, measures, segments and exports.
+	Insights *InsightsReport `json:"insights,omitempty"`
 	// Model is what the probabilistic matcher did (nil without unify.model).
 	Model *ModelReport `json:"model,omitempty"`
 }
@@ -136,6 +140,7 @@ func (r *Report) Print(w io.Writer) {
 		r.Profiles.Total, r.Profiles.Known, r.Profiles.Unknown, r.RecordsWithoutProfile)
 	fmt.Fprintf(w, "customer IDs: %d new, %d kept, %d merged, %d split, %d retired\n",
 		r.IDs.New, r.IDs.Kept, r.IDs.Merged, r.IDs.Split, r.IDs.Retired)
+	r.printInsights(w)
 	fmt.Fprintf(w, "\nstages:")
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, " %s %.2fs", s.Name, s.Seconds)

@@ -16,6 +16,7 @@ import (
 	"github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/export"
 	"github.com/knit-cdp/knit/identity"
 	"github.com/knit-cdp/knit/standardize"
 )
@@ -26,6 +27,12 @@ type Options struct {
 	Progress func(stage string, done bool, d time.Duration)
 	// Now is the run's clock (tests pin it); default time.Now.
 	Now func() time.Time
+	// Only runs these stages (see PartialStages), reusing the last
+	// successful run's results for the others; empty runs every stage.
+	Only []string
+	// TableWriter writes PostgreSQL exports (package postgres); nil makes
+	// them fail with a reason.
+	TableWriter export.TableWriter
 }
 
 // run holds the state of one pipeline run.
@@ -63,6 +70,8 @@ type run struct {
 	registry map[string]identity.IDInfo
 	profiles []*profile
 	runID    int64
+
+	ins insightsRun // activities, measures, segments: see insights.go
 }
 
 // Run executes the pipeline for a project on an engine and returns its
@@ -72,7 +81,10 @@ func Run(ctx context.Context, proj *config.Project, eng engine.Engine, opt Optio
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	r := &run{proj: proj, eng: eng, opt: opt, rep: &Report{Project: proj.Dir, Started: opt.Now().UTC(), Status: "running"}}
+	r := &run{proj: proj, eng: eng, opt: opt, rep: &Report{Project: proj.Dir, Started: opt.Now().UTC(), Status: "running", Only: opt.Only}}
+	if err := checkOnly(opt.Only); err != nil {
+		return r.rep, err
+	}
 	if err := r.prepare(ctx); err != nil {
 		return r.rep, err
 	}
@@ -126,11 +138,18 @@ func (r *run) execute(ctx context.Context) error {
 		{"ids", func() error { return r.assignIDs(ctx) }},
 		{"write", func() error { return r.write(ctx) }},
 		{"fields", func() error { return r.mergeFields(ctx) }},
+		{"activities", func() error { return r.insightStage(ctx, "activities") }},
+		{"measures", func() error { return r.insightStage(ctx, "measures") }},
+		{"segments", func() error { return r.insightStage(ctx, "segments") }},
 		{"swap", func() error { return r.swap(ctx) }},
+		{"exports", func() error { return r.runExports(ctx) }},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !r.wants(s.name) {
+			continue
 		}
 		if err := r.stage(s.name, s.f); err != nil {
 			return err
@@ -196,6 +215,9 @@ func (r *run) prepare(ctx context.Context) error {
 	r.coSource = map[[2]int32]int32{}
 	r.ruleEvidence = map[[3]int32]string{}
 	r.ruleScores = map[[3]int32]scoredEvidence{}
+	if err := r.checkInsights(); err != nil {
+		return err
+	}
 	if err := r.ensureMetaTables(ctx); err != nil {
 		return err
 	}

@@ -263,7 +263,7 @@ func (r *run) swap(ctx context.Context) error {
 	if r.proj.Config.Unify.Model != nil {
 		tables = append(tables, "match_pairs")
 	}
-	return r.eng.Swap(ctx, tables)
+	return r.eng.Swap(ctx, r.swapTables(tables))
 }
 
 // writeMatchPairs stores the model-scored pairs at or above the review

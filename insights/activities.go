@@ -1,0 +1,269 @@
+package insights
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/standardize"
+)
+
+// ActivityStats counts what the activities stage did.
+type ActivityStats struct {
+	// Activities is the number of activities written, by source.
+	Activities map[string]int64 `json:"activities"`
+	// Unresolved counts event rows whose keys belong to no profile.
+	Unresolved map[string]int64 `json:"unresolved"`
+}
+
+const activityKeys = "activity_keys"
+
+// BuildActivities writes the activities table: one row per accepted row of
+// each configured event source, with the customer its keys resolve to, and
+// the known_since table: when each customer became known.
+//
+// An event's customer is the customer of its visitor record (source/key)
+// when it has one, else of the first of its other identifiers, in the
+// source's column order, that belongs to a profile. Standardisation runs in
+// Go over distinct raw values only, with the same standardisers the run
+// used, so a key resolves exactly as it did during unification.
+func BuildActivities(ctx context.Context, env *Env) (*ActivityStats, error) {
+	cfg := &env.Proj.Config
+	d := env.Eng.Dialect()
+	props := Properties(cfg)
+	cols := []engine.Column{
+		{Name: "customer_id", Type: engine.Text}, {Name: "activity_id", Type: engine.Text}, {Name: "source", Type: engine.Text},
+		{Name: "type", Type: engine.Text}, {Name: "ts", Type: engine.Timestamp}, {Name: "title", Type: engine.Text},
+		{Name: "known_at_time", Type: engine.Bool},
+	}
+	for _, p := range props {
+		cols = append(cols, engine.Column{Name: p.Name, Type: p.Type})
+	}
+	if err := env.Eng.CreateTable(ctx, engine.StagedName(ActivitiesTable), cols); err != nil {
+		return nil, err
+	}
+	if err := env.loadActivityKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := env.buildKnownSince(ctx); err != nil {
+		return nil, err
+	}
+	st := &ActivityStats{Activities: map[string]int64{}, Unresolved: map[string]int64{}}
+	for _, name := range cfg.ActivityOrder {
+		src := cfg.Sources[name]
+		a := cfg.Activities[name]
+		args := env.params()
+		q := d.Quote
+		// The outer query reads the inner one, aliased x: the customer is
+		// resolved once per row, then known_since is joined on it.
+		x := func(col string) string { return "x." + q(col) }
+		text := d.TypeName(engine.Text)
+		// typ and title add their parameters when called, in text order.
+		typ := func() string {
+			if a.TypeColumn != "" {
+				return "CAST(" + x(a.TypeColumn) + " AS " + text + ")"
+			}
+			return args.add(a.Type)
+		}
+		title := typ
+		if a.Title != "" {
+			title = func() string { return "CAST(" + x(a.Title) + " AS " + text + ")" }
+		}
+		tsCol := a.Timestamp
+		if tsCol == "" {
+			tsCol = src.Timestamp.Column
+		}
+		ts := "CAST(" + x(tsCol) + " AS " + d.TypeName(engine.Timestamp) + ")"
+		sel := []string{"x._knit_customer"}
+		sel = append(sel, args.add(name+"/")+" || CAST("+x(src.PrimaryKey)+" AS "+text+")")
+		sel = append(sel, args.add(name))
+		sel = append(sel, typ())
+		sel = append(sel, ts)
+		sel = append(sel, title(),
+			// Known at the time of the activity: see docs/insights.md.
+			"CASE WHEN ks.first_known IS NULL THEN FALSE ELSE "+ts+" >= ks.first_known END")
+		for _, p := range props {
+			expr := "NULL"
+			for _, c := range a.PropCols {
+				if a.Properties[c] == p.Name {
+					expr = x(c)
+				}
+			}
+			sel = append(sel, "CAST("+expr+" AS "+d.TypeName(p.Type)+")")
+		}
+		from := env.in("src_"+name) + " s"
+		var custs []string
+		for i, col := range src.IdentCols {
+			k := fmt.Sprintf("k%d", i)
+			from += fmt.Sprintf(" LEFT JOIN %s %s ON %s.source = %s AND %s.col = %s AND %s.raw = TRIM(CAST(s.%s AS %s))",
+				env.out(activityKeys), k, k, args.add(name), k, args.add(col), k, q(col), d.TypeName(engine.Text))
+			custs = append(custs, k+".customer_id")
+		}
+		cust := "NULL"
+		if len(custs) == 1 {
+			cust = custs[0]
+		} else if len(custs) > 1 {
+			cust = "COALESCE(" + strings.Join(custs, ", ") + ")"
+		}
+		stmt := fmt.Sprintf(`INSERT INTO %s SELECT %s
+FROM (SELECT s.*, %s AS _knit_customer FROM %s) x
+JOIN %s ks ON ks.customer_id = x._knit_customer`,
+			env.out(ActivitiesTable), strings.Join(sel, ", "), cust, from, env.out(KnownSinceTable))
+		if err := env.exec(ctx, stmt, args.list...); err != nil {
+			return nil, fmt.Errorf("activities of %s: %w", name, err)
+		}
+		n, err := env.scanInt(ctx, "SELECT count(*) FROM "+env.out(ActivitiesTable)+" WHERE source = ?", name)
+		if err != nil {
+			return nil, err
+		}
+		total, err := env.scanInt(ctx, "SELECT count(*) FROM "+env.in("src_"+name))
+		if err != nil {
+			return nil, err
+		}
+		st.Activities[name], st.Unresolved[name] = n, total-n
+	}
+	return st, env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(activityKeys))
+}
+
+// loadActivityKeys writes activity_keys: every distinct raw identifier value
+// of every activity source with the customer it resolves to.
+func (env *Env) loadActivityKeys(ctx context.Context) error {
+	cfg := &env.Proj.Config
+	d := env.Eng.Dialect()
+	type key struct{ source, col, raw, typ, std, recordKey string }
+	var keys []key
+	for _, name := range cfg.ActivityOrder {
+		src := cfg.Sources[name]
+		for _, col := range src.IdentCols {
+			typ := src.Identifiers[col]
+			it := cfg.Identifiers[typ]
+			std, err := standardize.For(it.Normalize, it.DefaultRegion)
+			if err != nil {
+				return err
+			}
+			rows, err := env.Eng.Query(ctx, fmt.Sprintf("SELECT DISTINCT TRIM(CAST(%s AS %s)) FROM %s WHERE %s IS NOT NULL",
+				d.Quote(col), d.TypeName(engine.Text), env.in("src_"+name), d.Quote(col)))
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var raw sql.NullString
+				if err := rows.Scan(&raw); err != nil {
+					rows.Close()
+					return err
+				}
+				v, ok := std(raw.String)
+				if !ok {
+					continue
+				}
+				k := key{source: name, col: col, raw: raw.String, typ: typ, std: v}
+				if col == src.VisitorKey {
+					k.recordKey = name + "/" + v
+				}
+				keys = append(keys, k)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	raw := "activity_keys_raw"
+	cols := []engine.Column{{Name: "source", Type: engine.Text}, {Name: "col", Type: engine.Text}, {Name: "raw", Type: engine.Text},
+		{Name: "type", Type: engine.Text}, {Name: "std", Type: engine.Text}, {Name: "record_key", Type: engine.Text}}
+	if err := env.Eng.CreateTable(ctx, engine.StagedName(raw), cols); err != nil {
+		return err
+	}
+	i := 0
+	if _, err := env.Eng.Load(ctx, engine.StagedName(raw), cols, func(out []any) (bool, error) {
+		if i >= len(keys) {
+			return false, nil
+		}
+		k := keys[i]
+		var rk any
+		if k.recordKey != "" {
+			rk = k.recordKey
+		}
+		out[0], out[1], out[2], out[3], out[4], out[5] = k.source, k.col, k.raw, k.typ, k.std, rk
+		i++
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	// A visitor key resolves through its record, any other key through the
+	// identifier index (a generic or blocked value resolves to nobody).
+	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(activityKeys)); err != nil {
+		return err
+	}
+	err := env.exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS
+SELECT k.source, k.col, k.raw, k.type, CASE WHEN k.record_key IS NOT NULL THEN r.customer_id ELSE i.customer_id END AS customer_id
+FROM %s k LEFT JOIN %s r ON r.record_key = k.record_key LEFT JOIN %s i ON i.type = k.type AND i.value = k.std`,
+		env.out(activityKeys), env.out(raw), env.in("records"), env.in("identifiers")))
+	if err != nil {
+		return err
+	}
+	return env.Eng.Exec(ctx, "DROP TABLE "+env.out(raw))
+}
+
+// buildKnownSince writes known_since(customer_id, first_known) for every
+// profile. A customer became known at the earliest of: the first time of
+// any of its records from a non-anonymous source (a loyalty sign-up, a
+// purchase), and the time of its earliest event, in an anonymous source,
+// that carried an identifier of a known type belonging to the same
+// customer (a visitor signing in with a loyalty ID). A known profile with
+// no such time is known since it was first seen; an unknown profile has
+// no first_known.
+func (env *Env) buildKnownSince(ctx context.Context) error {
+	cfg := &env.Proj.Config
+	d := env.Eng.Dialect()
+	q := d.Quote
+	args := env.params()
+	var known []string
+	for _, name := range cfg.SourceOrder {
+		if !cfg.Sources[name].Anonymous {
+			known = append(known, args.add(name))
+		}
+	}
+	evidence := []string{}
+	if len(known) > 0 {
+		evidence = append(evidence, fmt.Sprintf("SELECT customer_id, first_seen AS t FROM %s WHERE customer_id IS NOT NULL AND source IN (%s)",
+			env.in("records"), strings.Join(known, ", ")))
+	}
+	for _, name := range cfg.ActivityOrder {
+		src := cfg.Sources[name]
+		if !src.Anonymous || src.VisitorKey == "" {
+			continue
+		}
+		tsCol := cfg.Activities[name].Timestamp
+		if tsCol == "" {
+			tsCol = src.Timestamp.Column
+		}
+		for _, col := range src.IdentCols {
+			it := cfg.Identifiers[src.Identifiers[col]]
+			if col == src.VisitorKey || it.Known == nil || !*it.Known {
+				continue
+			}
+			evidence = append(evidence, fmt.Sprintf(`SELECT v.customer_id, CAST(s.%s AS %s) AS t FROM %s s
+  JOIN %s v ON v.source = %s AND v.col = %s AND v.raw = TRIM(CAST(s.%s AS %s))
+  JOIN %s k ON k.source = %s AND k.col = %s AND k.raw = TRIM(CAST(s.%s AS %s))
+  WHERE v.customer_id = k.customer_id`,
+				q(tsCol), d.TypeName(engine.Timestamp), env.in("src_"+name),
+				env.out(activityKeys), args.add(name), args.add(src.VisitorKey), q(src.VisitorKey), d.TypeName(engine.Text),
+				env.out(activityKeys), args.add(name), args.add(col), q(col), d.TypeName(engine.Text)))
+		}
+	}
+	ev := "SELECT CAST(NULL AS " + d.TypeName(engine.Text) + ") AS customer_id, CAST(NULL AS " + d.TypeName(engine.Timestamp) + ") AS t"
+	if len(evidence) > 0 {
+		ev = strings.Join(evidence, "\nUNION ALL\n")
+	}
+	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(KnownSinceTable)); err != nil {
+		return err
+	}
+	stmt := fmt.Sprintf(`CREATE TABLE %s AS
+SELECT p.customer_id, CASE WHEN p.known THEN COALESCE(e.t, p.first_seen) END AS first_known
+FROM %s p LEFT JOIN (SELECT customer_id, min(t) AS t FROM (%s) ev GROUP BY customer_id) e ON e.customer_id = p.customer_id`,
+		env.out(KnownSinceTable), env.in("profiles"), ev)
+	return env.exec(ctx, stmt, args.list...)
+}

@@ -1,0 +1,578 @@
+package insights
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/segment"
+)
+
+// What a customer without matching activities gets: count, count_distinct
+// and sum are 0; every other aggregate is NULL (there is no average, first
+// value or day count of nothing), and so is a formula that divides by 0.
+var zeroWhenEmpty = []string{"count", "count_distinct", "sum"}
+
+// businessAggregates are the aggregates a business measure may use: its
+// value column is a number.
+var businessAggregates = []string{"count", "count_distinct", "sum", "avg", "min", "max"}
+
+// activityColumns are the fixed activity columns a measure may aggregate.
+var activityColumns = map[string]segment.FieldType{
+	"activity_id": segment.Text, "source": segment.Text, "type": segment.Text, "title": segment.Text, "ts": segment.Time,
+	"customer_id": segment.Text,
+}
+
+// fieldType maps an engine type to the segment language's.
+func fieldType(t engine.Type) segment.FieldType {
+	switch t {
+	case engine.BigInt, engine.Double:
+		return segment.Number
+	case engine.Bool:
+		return segment.Bool
+	case engine.Timestamp, engine.Date:
+		return segment.Time
+	}
+	return segment.Text
+}
+
+// Schema returns the names a segment rule of the project may use, with
+// their types: unified fields and customer measures, identifier types,
+// segments and activity properties.
+func Schema(cfg *config.Config) *segment.Schema {
+	s := &segment.Schema{
+		Fields: map[string]segment.FieldType{}, IdentTypes: map[string]bool{},
+		Segments: map[string]bool{}, ActivityProps: map[string]segment.FieldType{},
+	}
+	for _, f := range cfg.FieldOrder {
+		s.Fields[f] = segment.Text
+	}
+	for _, p := range Properties(cfg) {
+		s.ActivityProps[p.Name] = fieldType(p.Type)
+	}
+	for _, name := range cfg.MeasureOrder {
+		if m := cfg.Measures[name]; m.Scope == "customer" {
+			s.Fields[name] = measureType(m, s.ActivityProps)
+		}
+	}
+	for _, t := range cfg.IdentOrder {
+		s.IdentTypes[t] = true
+	}
+	for _, n := range cfg.SegmentOrder {
+		s.Segments[n] = true
+	}
+	return s
+}
+
+func measureType(m *config.Measure, props map[string]segment.FieldType) segment.FieldType {
+	switch m.Aggregate {
+	case "min", "max", "first", "last", "argmax", "argmin":
+		if t, ok := props[m.Of]; ok {
+			return t
+		}
+		return activityColumns[m.Of]
+	}
+	return segment.Number
+}
+
+// measureSQL is a measure's compiled aggregate.
+type measureSQL struct {
+	name string
+	expr string // aggregate over activities aliased a
+}
+
+// CompileMeasures checks every measure of the project against its schema and
+// returns the customer measures' aggregate expressions (over activities
+// aliased a) with their parameters, in declaration order. Formulas are
+// returned separately, as expressions over the base measures' columns.
+func CompileMeasures(cfg *config.Config, d engine.Dialect, now time.Time) (aggs []measureSQL, formulas []measureSQL, args []any, err error) {
+	schema := Schema(cfg)
+	p := &params{d: d}
+	for _, name := range cfg.MeasureOrder {
+		m := cfg.Measures[name]
+		if m.Scope != "customer" {
+			continue
+		}
+		if m.Formula != "" {
+			continue
+		}
+		expr, err := compileAggregate(m, schema, "a", p, now)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		aggs = append(aggs, measureSQL{name: name, expr: expr})
+	}
+	for _, name := range cfg.MeasureOrder {
+		m := cfg.Measures[name]
+		if m.Scope != "customer" || m.Formula == "" {
+			continue
+		}
+		expr, err := compileFormula(cfg, name, func(ref string) (string, bool) {
+			r := cfg.Measures[ref]
+			if r == nil || r.Scope != "customer" {
+				return "", false
+			}
+			return "b." + d.Quote(ref), true
+		}, d, nil)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		formulas = append(formulas, measureSQL{name: name, expr: expr})
+	}
+	return aggs, formulas, p.list, nil
+}
+
+func measureError(m *config.Measure, key string, err error) error {
+	return knit.Errorf(knit.EINVALID, "measures.%s.%s: %s", m.Name, key, strings.ReplaceAll(err.Error(), "\n", "\n\t"))
+}
+
+// compileAggregate compiles one measure's aggregate with its filter.
+func compileAggregate(m *config.Measure, s *segment.Schema, alias string, p *params, now time.Time) (string, error) {
+	col := func(name string) (string, segment.FieldType, error) {
+		if t, ok := s.ActivityProps[name]; ok {
+			return alias + "." + p.d.Quote(name), t, nil
+		}
+		if t, ok := activityColumns[name]; ok {
+			return alias + "." + p.d.Quote(name), t, nil
+		}
+		names := append(sortedKeys(s.ActivityProps), sortedKeys(activityColumns)...)
+		return "", 0, fmt.Errorf("%q is not an activity property; the project has: %s", name, strings.Join(names, ", "))
+	}
+	var of, by string
+	var ofType segment.FieldType
+	var err error
+	if m.Of != "" {
+		if of, ofType, err = col(m.Of); err != nil {
+			return "", measureError(m, "of", err)
+		}
+		numeric := m.Aggregate == "sum" || m.Aggregate == "avg"
+		if numeric && ofType != segment.Number {
+			return "", measureError(m, "of", fmt.Errorf("%s needs a number, but %s is %s (declare the column as int or float under the source's columns)", m.Aggregate, m.Of, ofType))
+		}
+	}
+	if m.By != "" {
+		if by, _, err = col(m.By); err != nil {
+			return "", measureError(m, "by", err)
+		}
+	}
+	// The filter: activity type, then where and window. Parameters are
+	// added in the order they appear in the text.
+	var conds []string
+	extra := ""
+	switch m.Aggregate {
+	case "first", "last":
+		extra = " AND " + of + " IS NOT NULL"
+	case "argmax", "argmin":
+		extra = " AND " + by + " IS NOT NULL"
+	}
+	days := strings.HasPrefix(m.Aggregate, "days_since")
+	var nowParam string
+	if days {
+		// now comes first in the text: floor((epoch(now) - epoch(min(ts)))…
+		nowParam = p.add(now.UTC())
+	}
+	if m.Activity != "" {
+		conds = append(conds, alias+"."+p.d.Quote("type")+" = "+p.add(m.Activity))
+	}
+	if m.Where != "" || m.Window != "" {
+		did, err := config.ParseActivityFilter(m.Where, m.Window)
+		if err != nil {
+			return "", measureError(m, "where", err)
+		}
+		cond, list, err := segment.CompileActivityFilter(did, s, alias, p.d, now, p.list)
+		if err != nil {
+			return "", measureError(m, "where", err)
+		}
+		p.list = list
+		conds = append(conds, cond)
+	}
+	filter := ""
+	if len(conds) > 0 || extra != "" {
+		c := strings.Join(conds, " AND ")
+		if c == "" {
+			c = "TRUE"
+		}
+		filter = " FILTER (WHERE " + c + extra + ")"
+	}
+	ts := alias + "." + p.d.Quote("ts")
+	pg := p.d.Name() == "postgres"
+	pick := func(val, order string, desc bool) string {
+		if pg {
+			dir := ""
+			if desc {
+				dir = " DESC"
+			}
+			return "(array_agg(" + val + " ORDER BY " + order + dir + ")" + filter + ")[1]"
+		}
+		fn := "arg_min"
+		if desc {
+			fn = "arg_max"
+		}
+		return fn + "(" + val + ", " + order + ")" + filter
+	}
+	switch m.Aggregate {
+	case "count":
+		return "count(*)" + filter, nil
+	case "count_distinct":
+		return "count(DISTINCT " + of + ")" + filter, nil
+	case "sum", "avg", "min", "max":
+		return m.Aggregate + "(" + of + ")" + filter, nil
+	case "first":
+		return pick(of, ts, false), nil
+	case "last":
+		return pick(of, ts, true), nil
+	case "argmax":
+		return pick(of, by, true), nil
+	case "argmin":
+		return pick(of, by, false), nil
+	case "days_since_first", "days_since_last":
+		fn := "min"
+		if m.Aggregate == "days_since_last" {
+			fn = "max"
+		}
+		// Whole days of 24 hours between the activity and the run time.
+		return "CAST(floor((" + epoch(p.d, "CAST("+nowParam+" AS "+p.d.TypeName(engine.Timestamp)+")") + " - " +
+			epoch(p.d, fn+"("+ts+")"+filter) + ") / 86400) AS " + p.d.TypeName(engine.BigInt) + ")", nil
+	}
+	return "", measureError(m, "aggregate", fmt.Errorf("unknown aggregate %q", m.Aggregate))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// compileFormula compiles arithmetic over other measures: names, numbers,
+// + - * / and parentheses. A division by zero is NULL. A formula may use
+// other formulas; they are expanded in place, and a cycle is an error.
+// resolve returns the SQL of a base measure's value.
+func compileFormula(cfg *config.Config, name string, resolve func(string) (string, bool), d engine.Dialect, path []string) (string, error) {
+	m := cfg.Measures[name]
+	if slices.Contains(path, name) {
+		return "", knit.Errorf(knit.EINVALID, "measures.%s.formula: measures refer to each other in a cycle: %s", name, strings.Join(append(path, name), " → "))
+	}
+	path = append(path, name)
+	toks, err := formulaTokens(m.Formula)
+	if err != nil {
+		return "", measureError(m, "formula", err)
+	}
+	fp := &formulaParser{toks: toks, d: d, operand: func(tok string) (string, error) {
+		if r := cfg.Measures[tok]; r != nil && r.Formula != "" {
+			inner, err := compileFormula(cfg, tok, resolve, d, path)
+			if err != nil {
+				return "", err
+			}
+			return "(" + inner + ")", nil
+		}
+		sql, ok := resolve(tok)
+		if !ok {
+			return "", measureError(m, "formula", fmt.Errorf("%q is not a measure of the same scope; the measures are: %s", tok, strings.Join(cfg.MeasureOrder, ", ")))
+		}
+		return sql, nil
+	}}
+	expr, err := fp.expr()
+	if err == nil && fp.pos < len(fp.toks) {
+		err = fmt.Errorf("unexpected %q at position %d", fp.toks[fp.pos].text, fp.toks[fp.pos].at)
+	}
+	if err != nil {
+		var kerr *knit.Error
+		if asKnit(err, &kerr) {
+			return "", err
+		}
+		return "", measureError(m, "formula", err)
+	}
+	return expr, nil
+}
+
+func asKnit(err error, out **knit.Error) bool {
+	k, ok := err.(*knit.Error)
+	if ok {
+		*out = k
+	}
+	return ok
+}
+
+type formulaToken struct {
+	text string
+	at   int // 1-based column
+	num  bool
+}
+
+func formulaTokens(src string) ([]formulaToken, error) {
+	var toks []formulaToken
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == ' ' || c == '\t':
+			i++
+		case strings.IndexByte("+-*/()", c) >= 0:
+			toks = append(toks, formulaToken{text: string(c), at: i + 1})
+			i++
+		case c >= '0' && c <= '9' || c == '.':
+			j := i
+			for j < len(src) && (src[j] >= '0' && src[j] <= '9' || src[j] == '.') {
+				j++
+			}
+			if _, err := strconv.ParseFloat(src[i:j], 64); err != nil {
+				return nil, fmt.Errorf("%q at position %d is not a number", src[i:j], i+1)
+			}
+			toks = append(toks, formulaToken{text: src[i:j], at: i + 1, num: true})
+			i = j
+		case c >= 'a' && c <= 'z' || c == '_':
+			j := i
+			for j < len(src) && (src[j] >= 'a' && src[j] <= 'z' || src[j] >= '0' && src[j] <= '9' || src[j] == '_') {
+				j++
+			}
+			toks = append(toks, formulaToken{text: src[i:j], at: i + 1})
+			i = j
+		default:
+			return nil, fmt.Errorf("unexpected %q at position %d; a formula uses measure names, numbers, + - * / and parentheses", string(c), i+1)
+		}
+	}
+	if len(toks) == 0 {
+		return nil, fmt.Errorf("empty formula")
+	}
+	return toks, nil
+}
+
+// formulaParser is a recursive-descent parser producing SQL directly.
+type formulaParser struct {
+	toks    []formulaToken
+	pos     int
+	d       engine.Dialect
+	operand func(name string) (string, error)
+}
+
+func (p *formulaParser) peek() string {
+	if p.pos < len(p.toks) {
+		return p.toks[p.pos].text
+	}
+	return ""
+}
+
+func (p *formulaParser) expr() (string, error) {
+	left, err := p.term()
+	for err == nil && (p.peek() == "+" || p.peek() == "-") {
+		op := p.toks[p.pos].text
+		p.pos++
+		var right string
+		right, err = p.term()
+		left = "(" + left + " " + op + " " + right + ")"
+	}
+	return left, err
+}
+
+func (p *formulaParser) term() (string, error) {
+	left, err := p.factor()
+	for err == nil && (p.peek() == "*" || p.peek() == "/") {
+		op := p.toks[p.pos].text
+		p.pos++
+		var right string
+		right, err = p.factor()
+		dbl := p.d.TypeName(engine.Double)
+		if op == "/" {
+			left = "(CAST(" + left + " AS " + dbl + ") / NULLIF(CAST(" + right + " AS " + dbl + "), 0))"
+		} else {
+			left = "(" + left + " * " + right + ")"
+		}
+	}
+	return left, err
+}
+
+func (p *formulaParser) factor() (string, error) {
+	if p.pos >= len(p.toks) {
+		return "", fmt.Errorf("the formula ends where a measure or number is expected")
+	}
+	t := p.toks[p.pos]
+	p.pos++
+	switch {
+	case t.text == "(":
+		e, err := p.expr()
+		if err != nil {
+			return "", err
+		}
+		if p.peek() != ")" {
+			return "", fmt.Errorf("missing ) for the ( at position %d", t.at)
+		}
+		p.pos++
+		return "(" + e + ")", nil
+	case t.text == "-":
+		f, err := p.factor()
+		return "(-" + f + ")", err
+	case t.num:
+		// A literal number of the formula, checked by ParseFloat: digits
+		// and one dot only, so it is safe as SQL text.
+		return t.text, nil
+	case strings.IndexByte("+*/)", t.text[0]) >= 0:
+		return "", fmt.Errorf("unexpected %q at position %d; expected a measure or number", t.text, t.at)
+	}
+	return p.operand(t.text)
+}
+
+// MeasureStats counts what the measures stage wrote.
+type MeasureStats struct {
+	Customer int `json:"customer_measures"`
+	Business int `json:"business_measures"`
+	// BusinessRows is the number of rows of business_measures.
+	BusinessRows int64 `json:"business_rows"`
+}
+
+// BuildMeasures writes customer_measures (one row per profile, one column
+// per customer measure) and business_measures (measure, dimensions,
+// value).
+func BuildMeasures(ctx context.Context, env *Env, now time.Time) (*MeasureStats, error) {
+	cfg := &env.Proj.Config
+	d := env.Eng.Dialect()
+	aggs, formulas, args, err := CompileMeasures(cfg, d, now)
+	if err != nil {
+		return nil, err
+	}
+	var inner, base, outer []string
+	for _, a := range aggs {
+		inner = append(inner, a.expr+" AS "+d.Quote(a.name))
+		v := "a." + d.Quote(a.name)
+		if slices.Contains(zeroWhenEmpty, cfg.Measures[a.name].Aggregate) {
+			v = "COALESCE(" + v + ", 0)"
+		}
+		base = append(base, v+" AS "+d.Quote(a.name))
+		outer = append(outer, "b."+d.Quote(a.name))
+	}
+	for _, f := range formulas {
+		outer = append(outer, f.expr+" AS "+d.Quote(f.name))
+	}
+	join := ""
+	if len(inner) > 0 {
+		join = fmt.Sprintf(" LEFT JOIN (SELECT a.customer_id, %s FROM %s a GROUP BY a.customer_id) a ON a.customer_id = p.customer_id",
+			strings.Join(inner, ", "), env.in(ActivitiesTable))
+	}
+	sel := func(list []string) string {
+		if len(list) == 0 {
+			return ""
+		}
+		return ", " + strings.Join(list, ", ")
+	}
+	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(CustomerMeasuresTable)); err != nil {
+		return nil, err
+	}
+	stmt := fmt.Sprintf(`CREATE TABLE %s AS SELECT b.customer_id%s FROM (
+  SELECT p.customer_id%s FROM %s p%s
+) b`, env.out(CustomerMeasuresTable), sel(outer), sel(base), env.in("profiles"), join)
+	if err := env.exec(ctx, stmt, args...); err != nil {
+		return nil, fmt.Errorf("customer measures: %w", err)
+	}
+	st := &MeasureStats{Customer: len(aggs) + len(formulas)}
+	n, err := env.buildBusinessMeasures(ctx, now)
+	st.Business = n
+	if err != nil {
+		return nil, err
+	}
+	st.BusinessRows, err = env.scanInt(ctx, "SELECT count(*) FROM "+env.out(BusinessMeasuresTable))
+	return st, err
+}
+
+// buildBusinessMeasures writes one row per business measure and combination
+// of its dimensions. dimensions reads "store=S1; month=2022-07" (empty
+// without dimensions).
+func (env *Env) buildBusinessMeasures(ctx context.Context, now time.Time) (int, error) {
+	cfg := &env.Proj.Config
+	d := env.Eng.Dialect()
+	table := engine.StagedName(BusinessMeasuresTable)
+	if err := env.Eng.CreateTable(ctx, table, []engine.Column{
+		{Name: "measure", Type: engine.Text}, {Name: "dimensions", Type: engine.Text}, {Name: "value", Type: engine.Double},
+	}); err != nil {
+		return 0, err
+	}
+	schema := Schema(cfg)
+	text := d.TypeName(engine.Text)
+	n := 0
+	for _, name := range cfg.MeasureOrder {
+		m := cfg.Measures[name]
+		if m.Scope != "business" || m.Formula != "" {
+			continue
+		}
+		n++
+		if !slices.Contains(businessAggregates, m.Aggregate) {
+			return n, measureError(m, "aggregate", fmt.Errorf("a business measure is a number: use one of %s", strings.Join(businessAggregates, ", ")))
+		}
+		p := env.params()
+		nameParam := p.add(name)
+		var dims, groups []string
+		for _, dim := range m.Dimensions {
+			var expr string
+			switch {
+			case slices.Contains([]string{"day", "month", "year"}, dim):
+				// Layouts are constants of this code, so they are SQL text;
+				// parameters would be needed again in GROUP BY.
+				layout := map[string][2]string{"day": {"%Y-%m-%d", "YYYY-MM-DD"}, "month": {"%Y-%m", "YYYY-MM"}, "year": {"%Y", "YYYY"}}[dim]
+				if d.Name() == "postgres" {
+					expr = "to_char(a.ts, '" + layout[1] + "')"
+				} else {
+					expr = "strftime(a.ts, '" + layout[0] + "')"
+				}
+			case hasKey(schema.ActivityProps, dim) || dim == "source" || dim == "type":
+				expr = "CAST(a." + d.Quote(dim) + " AS " + text + ")"
+			default:
+				return n, measureError(m, "dimensions", fmt.Errorf("%q is not an activity property, source, type, day, month or year", dim))
+			}
+			dims = append(dims, p.add(dim+"=")+" || COALESCE("+expr+", '')")
+			groups = append(groups, expr)
+		}
+		dimExpr := p.add("")
+		if len(dims) > 0 {
+			dimExpr = strings.Join(dims, " || '; ' || ")
+		}
+		// The aggregate's parameters follow the dimension's in the text.
+		agg, err := compileAggregate(m, schema, "a", p, now)
+		if err != nil {
+			return n, err
+		}
+		group := ""
+		if len(groups) > 0 {
+			group = " GROUP BY " + strings.Join(groups, ", ")
+		}
+		stmt := fmt.Sprintf("INSERT INTO %s SELECT %s, %s, CAST(%s AS %s) FROM %s a%s",
+			env.q(table), nameParam, dimExpr, agg, d.TypeName(engine.Double), env.in(ActivitiesTable), group)
+		if err := env.exec(ctx, stmt, p.list...); err != nil {
+			return n, fmt.Errorf("business measure %s: %w", name, err)
+		}
+	}
+	// Formulas over business measures without dimensions.
+	for _, name := range cfg.MeasureOrder {
+		m := cfg.Measures[name]
+		if m.Scope != "business" || m.Formula == "" {
+			continue
+		}
+		n++
+		p := env.params()
+		nameParam, dimParam := p.add(name), p.add("")
+		expr, err := compileFormula(cfg, name, func(ref string) (string, bool) {
+			r := cfg.Measures[ref]
+			if r == nil || r.Scope != "business" || len(r.Dimensions) > 0 {
+				return "", false
+			}
+			return "(SELECT value FROM " + env.q(table) + " WHERE measure = " + p.add(ref) + " AND dimensions = " + p.add("") + ")", true
+		}, d, nil)
+		if err != nil {
+			return n, err
+		}
+		if err := env.exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s, %s, CAST(%s AS %s)", env.q(table), nameParam, dimParam, expr, d.TypeName(engine.Double)), p.list...); err != nil {
+			return n, fmt.Errorf("business measure %s: %w", name, err)
+		}
+	}
+	return n, nil
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
