@@ -1,0 +1,310 @@
+package insights_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/duckdb"
+	"github.com/knit-cdp/knit/pipeline"
+)
+
+// A small shop whose every number below is computed by hand in the
+// comments. The run time is pinned to 2024-03-10 10:00 UTC.
+var shopNow = time.Date(2024, 3, 10, 10, 0, 0, 0, time.UTC)
+
+const shopMembers = `MemberID,Email
+m1,a@example.com
+m2,b@example.com
+m3,c@example.com
+`
+
+const shopEvents = `EventID,Member,TS,Type,Amount,Store
+e1,m1,2024-01-01 10:00:00,Purchase,10,S1
+e2,m1,2024-02-01 10:00:00,Purchase,30,S2
+e3,m1,2024-03-01 10:00:00,Purchase,20,S1
+e4,m1,2024-03-05 10:00:00,View,,S1
+e5,m2,2024-03-02 10:00:00,Purchase,5,S2
+`
+
+const shopConfig = `sources:
+  members:
+    file: members.csv
+    primary_key: MemberID
+    identifiers: {MemberID: member_id, Email: email}
+  events:
+    file: events.csv
+    kind: events
+    primary_key: EventID
+    visitor_key: Member
+    timestamp: {column: TS, format: "2006-01-02 15:04:05"}
+    identifiers: {Member: member_id}
+    columns: {Amount: float}
+identifiers:
+  email: {normalize: email}
+unify:
+  include_all_records: [members]
+activities:
+  events:
+    type_column: Type
+    properties: {Amount: amount, Store: store}
+measures:
+  n_all: {aggregate: count}
+  n_purchase: {aggregate: count, activity: Purchase}
+  stores: {aggregate: count_distinct, of: store}
+  revenue: {aggregate: sum, of: amount}
+  avg_amount: {aggregate: avg, of: amount, activity: Purchase}
+  min_amount: {aggregate: min, of: amount}
+  max_amount: {aggregate: max, of: amount}
+  first_store: {aggregate: first, of: store}
+  last_type: {aggregate: last, of: type}
+  top_store: {aggregate: argmax, of: store, by: amount}
+  bottom_store: {aggregate: argmin, of: store, by: amount}
+  days_first: {aggregate: days_since_first}
+  days_last: {aggregate: days_since_last}
+  rev_30d: {aggregate: sum, of: amount, window: in the last 30 days}
+  rev_between: {aggregate: sum, of: amount, window: between 2024-01-01 and 2024-02-01}
+  rev_before: {aggregate: sum, of: amount, window: before 2024-02-01}
+  rev_after: {aggregate: sum, of: amount, window: after 2024-02-01}
+  rev_s1: {aggregate: sum, of: amount, where: 'store = "S1"'}
+  aov: {formula: revenue / n_purchase}
+  total_revenue: {scope: business, aggregate: sum, of: amount}
+  purchases_total: {scope: business, aggregate: count, activity: Purchase}
+  revenue_by_store: {scope: business, aggregate: sum, of: amount, dimensions: [store]}
+  revenue_by_month: {scope: business, aggregate: sum, of: amount, dimensions: [month]}
+  business_aov: {scope: business, formula: total_revenue / purchases_total}
+segments:
+  big: revenue >= 30
+  frozen: {rule: revenue >= 30, static: true}
+  injected: did "Purchase" where store = "S1'; DROP TABLE profiles; --"
+  quoted: email_domain_check = "x"
+`
+
+// writeShop writes the project; the last segment is replaced by the
+// caller's extra segments.
+func writeShop(t *testing.T, events string, extraSegments string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := strings.Replace(shopConfig, "  quoted: email_domain_check = \"x\"\n", extraSegments, 1)
+	for name, content := range map[string]string{"knit.yaml": cfg, "members.csv": shopMembers, "events.csv": events} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type shop struct {
+	t   *testing.T
+	db  *duckdb.DB
+	rep *pipeline.Report
+}
+
+func runShop(t *testing.T, dir string, now time.Time) *shop {
+	t.Helper()
+	proj, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := duckdb.Open(filepath.Join(dir, "knit.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rep, err := pipeline.Run(context.Background(), proj, db, pipeline.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return &shop{t: t, db: db, rep: rep}
+}
+
+// value returns one value as text ("NULL" for NULL, numbers without
+// trailing zeros).
+func (s *shop) value(query string, args ...any) string {
+	s.t.Helper()
+	var v any
+	if err := s.db.SQL().QueryRow(query, args...).Scan(&v); err != nil {
+		if err == sql.ErrNoRows {
+			return "no row"
+		}
+		s.t.Fatalf("%s: %v", query, err)
+	}
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case float64:
+		return fmt.Sprint(math.Round(v*1e9) / 1e9)
+	}
+	return fmt.Sprint(v)
+}
+
+func (s *shop) customer(member string) string {
+	return s.value(`SELECT customer_id FROM identifiers WHERE type = 'member_id' AND value = ?`, member)
+}
+
+func TestCustomerMeasuresByHand(t *testing.T) {
+	s := runShop(t, writeShop(t, shopEvents, ""), shopNow)
+	want := map[string][3]string{ // m1, m2, m3 (no activities)
+		"n_all":      {"4", "1", "0"},
+		"n_purchase": {"3", "1", "0"},
+		"stores":     {"2", "1", "0"},
+		"revenue":    {"60", "5", "0"},
+		// avg of 10, 30, 20; m3 has nothing to average.
+		"avg_amount": {"20", "5", "NULL"},
+		// e4 has no amount: min and max skip it.
+		"min_amount":   {"10", "5", "NULL"},
+		"max_amount":   {"30", "5", "NULL"},
+		"first_store":  {"S1", "S2", "NULL"},
+		"last_type":    {"View", "Purchase", "NULL"},
+		"top_store":    {"S2", "S2", "NULL"},
+		"bottom_store": {"S1", "S2", "NULL"},
+		// 2024-01-01 10:00 → 2024-03-10 10:00 is 31 + 29 + 9 = 69 days.
+		"days_first": {"69", "8", "NULL"},
+		"days_last":  {"5", "8", "NULL"},
+		// The last 30 days start 2024-02-09 10:00: e3 only for m1.
+		"rev_30d": {"20", "5", "0"},
+		// Both dates included: e1 and e2.
+		"rev_between": {"40", "0", "0"},
+		"rev_before":  {"10", "0", "0"},
+		// After a date starts the next day: e3 (e4 has no amount), e5.
+		"rev_after": {"20", "5", "0"},
+		"rev_s1":    {"30", "0", "0"},
+		// 60 / 3; 5 / 1; 0 / 0 is NULL.
+		"aov": {"20", "5", "NULL"},
+	}
+	for measure, vals := range want {
+		for i, m := range []string{"m1", "m2", "m3"} {
+			got := s.value(fmt.Sprintf(`SELECT %q FROM customer_measures WHERE customer_id = ?`, measure), s.customer(m))
+			if got != vals[i] {
+				t.Errorf("%s of %s = %s, want %s", measure, m, got, vals[i])
+			}
+		}
+	}
+}
+
+func TestBusinessMeasuresByHand(t *testing.T) {
+	s := runShop(t, writeShop(t, shopEvents, ""), shopNow)
+	want := map[[2]string]string{
+		{"total_revenue", ""}:                 "65",
+		{"purchases_total", ""}:               "4",
+		{"revenue_by_store", "store=S1"}:      "30",
+		{"revenue_by_store", "store=S2"}:      "35",
+		{"revenue_by_month", "month=2024-01"}: "10",
+		{"revenue_by_month", "month=2024-02"}: "30",
+		{"revenue_by_month", "month=2024-03"}: "25",
+		{"business_aov", ""}:                  "16.25",
+	}
+	for k, v := range want {
+		if got := s.value(`SELECT value FROM business_measures WHERE measure = ? AND dimensions = ?`, k[0], k[1]); got != v {
+			t.Errorf("%s [%s] = %s, want %s", k[0], k[1], got, v)
+		}
+	}
+	if got := s.value(`SELECT count(*) FROM business_measures`); got != fmt.Sprint(len(want)) {
+		t.Errorf("business_measures has %s rows, want %d", got, len(want))
+	}
+}
+
+// A value that looks like SQL stays a value: the segment is empty and the
+// profiles table is still there.
+func TestInjectionStaysAValue(t *testing.T) {
+	s := runShop(t, writeShop(t, shopEvents, ""), shopNow)
+	if got := s.value(`SELECT count(*) FROM segment_members WHERE segment = 'injected'`); got != "0" {
+		t.Errorf("injected segment has %s members, want 0", got)
+	}
+	if got := s.value(`SELECT count(*) FROM profiles`); got != "3" {
+		t.Errorf("profiles = %s, want 3", got)
+	}
+}
+
+// An unknown field in a rule fails the run before any data is read, naming
+// the segment and the column.
+func TestUnknownFieldFailsEarly(t *testing.T) {
+	dir := writeShop(t, shopEvents, "  bad: known and revenu > 3\n")
+	proj, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := duckdb.Open(filepath.Join(dir, "knit.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = pipeline.Run(context.Background(), proj, db, pipeline.Options{Now: func() time.Time { return shopNow }})
+	if err == nil || !strings.Contains(err.Error(), "segments.bad: 1:11: unknown field revenu") || !strings.Contains(err.Error(), `did you mean "revenue"?`) {
+		t.Fatalf("error = %v; want segments.bad: 1:11: unknown field revenu with a suggestion", err)
+	}
+	if ok, _ := db.TableExists(context.Background(), "profiles"); ok {
+		t.Error("the run wrote profiles despite the bad rule")
+	}
+}
+
+// Membership history across two runs: m1 enters big in run 1 and leaves in
+// run 2 (its large purchases are gone); m2 enters in run 2. The static
+// segment keeps run 1's members.
+func TestSegmentHistoryAcrossRuns(t *testing.T) {
+	dir := writeShop(t, shopEvents, "")
+	s := runShop(t, dir, shopNow)
+	m1, m2 := s.customer("m1"), s.customer("m2")
+	s.db.Close()
+	second := strings.Replace(strings.Replace(shopEvents, "e2,m1,2024-02-01 10:00:00,Purchase,30,S2\n", "", 1),
+		"e3,m1,2024-03-01 10:00:00,Purchase,20,S1\n", "e6,m2,2024-03-08 10:00:00,Purchase,40,S1\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := shopNow.Add(24 * time.Hour)
+	s = runShop(t, dir, later)
+	type interval struct{ entered, left string }
+	hist := func(cust string) []interval {
+		rows, err := s.db.SQL().Query(`SELECT entered_run, COALESCE(CAST(left_run AS VARCHAR), '-') FROM segment_history WHERE segment = 'big' AND customer_id = ? ORDER BY entered_run`, cust)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []interval
+		for rows.Next() {
+			var iv interval
+			if err := rows.Scan(&iv.entered, &iv.left); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, iv)
+		}
+		return out
+	}
+	if got := hist(m1); len(got) != 1 || got[0] != (interval{"1", "2"}) {
+		t.Errorf("m1's history in big = %v, want entered in run 1, left in run 2", got)
+	}
+	if got := hist(m2); len(got) != 1 || got[0] != (interval{"2", "-"}) {
+		t.Errorf("m2's history in big = %v, want entered in run 2, still a member", got)
+	}
+	if got := s.value(`SELECT left_at FROM segment_history WHERE segment = 'big' AND customer_id = ?`, m1); !strings.HasPrefix(got, "2024-03-11 10:00:00") {
+		t.Errorf("m1 left at %s, want the second run's time 2024-03-11 10:00", got)
+	}
+	var big, frozen bool
+	for _, st := range s.rep.Insights.Segments {
+		switch st.Name {
+		case "big":
+			big = true
+			if st.Members != 1 || st.Entered != 1 || st.Left != 1 || st.Previous != 1 {
+				t.Errorf("report for big = %+v, want 1 member, 1 entered, 1 left, 1 before", st)
+			}
+		case "frozen":
+			frozen = true
+			if st.Members != 1 || st.Entered != 0 || st.Left != 0 {
+				t.Errorf("report for static frozen = %+v, want its 1 member kept", st)
+			}
+		}
+	}
+	if !big || !frozen {
+		t.Fatal("the report lacks segments")
+	}
+	if got := s.value(`SELECT customer_id FROM segment_members WHERE segment = 'frozen'`); got != m1 {
+		t.Errorf("static segment member = %s, want m1 (%s) from run 1", got, m1)
+	}
+}
