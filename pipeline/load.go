@@ -148,9 +148,13 @@ func (b *blocklist) blocked(raw, std string) bool {
 }
 
 // oneRepeatedDigit reports values such as 0000000000 or +15555555555's
-// national part: five or more of one digit, optionally after a plus.
+// national part: five or more of one digit, optionally after a plus (and
+// the North American country code).
 func oneRepeatedDigit(s string) bool {
 	s = strings.TrimPrefix(s, "+")
+	if len(s) == 11 && s[0] == '1' { // North American E.164: +1 then ten digits
+		s = s[1:]
+	}
 	if len(s) < 5 {
 		return false
 	}

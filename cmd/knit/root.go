@@ -54,7 +54,7 @@ written type:value (loyalty_id:707), source/pk (loyalty/707) or a customer ID.`,
 			profFile.Close()
 		}
 	}
-	root.AddCommand(newRunCmd(), newProfileCmd(), newExplainCmd(), newValidateCmd(), newVersionCmd(), newSchemaCmd(), newDemoDataCmd(), newTrainCmd(), newPairsCmd(), newEvaluateCmd())
+	root.AddCommand(newRunCmd(), newProfileCmd(), newExplainCmd(), newValidateCmd(), newVersionCmd(), newSchemaCmd(), newDemoDataCmd(), newQueryCmd(), newTrainCmd(), newPairsCmd(), newEvaluateCmd())
 	return root
 }
 
