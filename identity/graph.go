@@ -65,6 +65,27 @@ type Graph struct {
 	idents map[string]int32
 	recs   map[string]int32
 	never  [][2]int32
+	// owner groups limited identifiers that a source's own dedupe rule put
+	// in one customer: they count once against a limit (see SetOwner).
+	owner map[int32]int32
+}
+
+// SetOwner declares that an identifier belongs to a group (the dedupe
+// group of the records carrying it). Identifiers with the same owner count
+// as one value against their type's limit: a member who enrolled twice
+// keeps both loyalty IDs, and still cannot absorb a third person's.
+func (g *Graph) SetOwner(ident, owner int32) {
+	if g.owner == nil {
+		g.owner = map[int32]int32{}
+	}
+	g.owner[ident] = owner
+}
+
+func (g *Graph) ownerOf(ident int32) int32 {
+	if o, ok := g.owner[ident]; ok {
+		return o
+	}
+	return ident
 }
 
 // New returns an empty graph for the given identifier types.

@@ -98,9 +98,28 @@ func (uf *unionFind) limitReason(merged []int32) string {
 	if len(merged) < 2 {
 		return ""
 	}
+	// Distinct owners per type; owners are few per cluster, so a slice
+	// scan beats a map.
+	type seen struct {
+		typ   int16
+		owner int32
+	}
+	var owners []seen
 	counts := map[int16]int{}
 	for _, n := range merged {
 		t := uf.g.Nodes[n].Type
+		o := uf.g.ownerOf(n)
+		dup := false
+		for _, s := range owners {
+			if s.typ == t && s.owner == o {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			continue
+		}
+		owners = append(owners, seen{t, o})
 		counts[t]++
 		if limit := uf.g.Types[t].Limit; counts[t] > limit {
 			return fmt.Sprintf("limit: the profile would hold %d %s values (at most %d)", counts[t], uf.g.Types[t].Name, limit)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/config"
@@ -304,23 +305,60 @@ func (r *run) firstReject(src string) string {
 	return ""
 }
 
-// standardIdent standardises a raw identifier value; ok is false for null
-// or blocked values (blocked ones are remembered with the record).
-func (r *run) standardIdent(typ int, raw, recKey string) (string, bool) {
+// nullTokens are what exports write for "no value". They are nulls, not
+// junk: nothing is refused or reported for them.
+var nullTokens = map[string]bool{
+	"null": true, "nil": true, "none": true, "undefined": true, "n/a": true, "na": true, "#n/a": true, "nan": true,
+}
+
+// isNullLike reports empty values, null tokens and values made only of
+// punctuation ("--", "-", "?").
+func isNullLike(raw string) bool {
+	if raw == "" || nullTokens[strings.ToLower(raw)] {
+		return true
+	}
+	for _, c := range raw {
+		if unicode.IsLetter(c) || unicode.IsDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// standardIdent standardises a raw identifier value; ok is false for null,
+// invalid or blocked values. Invalid and blocked ones are remembered: per
+// record for profile sources (so explain shows them), counted per value
+// for event sources (where the same junk may repeat millions of times).
+func (r *run) standardIdent(s *sourceRun, typ int, raw, recKey string) (string, bool) {
 	raw = strings.TrimSpace(raw)
-	if raw == "" {
+	if isNullLike(raw) {
 		return "", false
 	}
+	reason := ""
 	std, ok := r.types[typ].std(raw)
-	if !ok {
-		r.blocked = append(r.blocked, blockedIdent{record: recKey, typ: typ, raw: raw, reason: "not a valid " + r.types[typ].name})
-		return "", false
+	switch {
+	case !ok:
+		reason = "not a valid " + r.types[typ].name
+	case r.block.blocked(raw, std):
+		reason = "blocked value"
+	default:
+		return std, true
 	}
-	if r.block.blocked(raw, std) {
-		r.blocked = append(r.blocked, blockedIdent{record: recKey, typ: typ, raw: raw, reason: "blocked value"})
-		return "", false
+	if s.cfg.Kind == "events" {
+		k := blockedKey{source: s.rank, typ: typ, raw: raw, reason: reason}
+		r.blockedEvents[k]++
+	} else {
+		r.blocked = append(r.blocked, blockedIdent{record: recKey, typ: typ, raw: raw, reason: reason})
 	}
-	return std, true
+	return "", false
+}
+
+// blockedKey counts one junk value of an event source.
+type blockedKey struct {
+	source int
+	typ    int
+	raw    string
+	reason string
 }
 
 // addProfileRow keeps the best row per primary key: the most recently
@@ -332,7 +370,7 @@ func (r *run) addProfileRow(s *sourceRun, pending map[string]*record, row *sourc
 	key := s.cfg.Name + "/" + pk
 	for i, c := range identCols {
 		raw := row.Values[c]
-		if v, ok := r.standardIdent(identTypes[i], raw, key); ok {
+		if v, ok := r.standardIdent(s, identTypes[i], raw, key); ok {
 			rec.idents = append(rec.idents, recIdent{typ: identTypes[i], value: v, raw: strings.TrimSpace(raw)})
 			rec.filled++
 		}
@@ -402,7 +440,7 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 	var visitorRaw string
 	if visitorCol >= 0 {
 		visitorRaw = strings.TrimSpace(row.Values[identCols[visitorCol]])
-		if v, ok := r.standardIdent(identTypes[visitorCol], visitorRaw, s.cfg.Name+"/"+visitorRaw); ok {
+		if v, ok := r.standardIdent(s, identTypes[visitorCol], visitorRaw, s.cfg.Name+"/"+visitorRaw); ok {
 			visitor = r.ident(identTypes[visitorCol], v)
 			key := s.cfg.Name + "/" + v
 			node, created := r.g.Record(s.rank, key)
@@ -433,7 +471,7 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 			continue
 		}
 		raw := row.Values[c]
-		v, ok := r.standardIdent(identTypes[i], raw, s.cfg.Name+"/"+visitorRaw)
+		v, ok := r.standardIdent(s, identTypes[i], raw, s.cfg.Name+"/"+visitorRaw)
 		if !ok {
 			continue
 		}

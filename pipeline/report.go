@@ -88,12 +88,7 @@ type StageReport struct {
 	Seconds float64 `json:"seconds"`
 }
 
-func (r *Report) addRefusal(guard string) {
-	if r.Refused == nil {
-		r.Refused = map[string]int64{}
-	}
-	r.Refused[guard]++
-}
+func (r *Report) addRefusal(guard string) { r.Refused[guard]++ }
 
 // guardOf names the guard behind a refusal reason.
 func guardOf(reason string) string {

@@ -51,19 +51,20 @@ type run struct {
 	fieldStd   []standardize.Func
 	block      *blocklist
 
-	g            *identity.Graph
-	recs         []*record
-	nodeRec      []int32 // node → index in recs, -1 for identifiers
-	coEvidence   map[[2]int32]*evidence
-	coSource     map[[2]int32]int32
-	ruleEvidence map[[3]int32]string
-	ruleScores   map[[3]int32]scoredEvidence
-	scored       []scoredPair // model-scored pairs kept for review
-	ruleNames    []string
-	ruleKinds    []identity.Kind
-	rejected     []rejectedRow
-	blocked      []blockedIdent
-	overrides    []override
+	g             *identity.Graph
+	recs          []*record
+	nodeRec       []int32 // node → index in recs, -1 for identifiers
+	coEvidence    map[[2]int32]*evidence
+	coSource      map[[2]int32]int32
+	ruleEvidence  map[[3]int32]string
+	ruleScores    map[[3]int32]scoredEvidence
+	scored        []scoredPair // model-scored pairs kept for review
+	ruleNames     []string
+	ruleKinds     []identity.Kind
+	rejected      []rejectedRow
+	blocked       []blockedIdent
+	blockedEvents map[blockedKey]int64
+	overrides     []override
 
 	res      *identity.Result
 	idEvents []identity.IDEvent
@@ -81,7 +82,7 @@ func Run(ctx context.Context, proj *config.Project, eng engine.Engine, opt Optio
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	r := &run{proj: proj, eng: eng, opt: opt, rep: &Report{Project: proj.Dir, Started: opt.Now().UTC(), Status: "running", Only: opt.Only}}
+	r := &run{proj: proj, eng: eng, opt: opt, rep: &Report{Project: proj.Dir, Started: opt.Now().UTC(), Status: "running", Only: opt.Only, Refused: map[string]int64{}}}
 	if err := checkOnly(opt.Only); err != nil {
 		return r.rep, err
 	}
@@ -212,6 +213,7 @@ func (r *run) prepare(ctx context.Context) error {
 	r.block = block
 	r.g = identity.New(specs)
 	r.coEvidence = map[[2]int32]*evidence{}
+	r.blockedEvents = map[blockedKey]int64{}
 	r.coSource = map[[2]int32]int32{}
 	r.ruleEvidence = map[[3]int32]string{}
 	r.ruleScores = map[[3]int32]scoredEvidence{}
@@ -268,8 +270,11 @@ func (r *run) cluster() {
 			r.rep.addRefusal(guardOf(d.Reason))
 		}
 	}
-	for range r.blocked {
-		r.rep.addRefusal("blocked value")
+	for _, b := range r.blocked {
+		r.rep.addRefusal(b.reason)
+	}
+	for k, n := range r.blockedEvents {
+		r.rep.Refused[k.reason] += n
 	}
 	for _, gv := range r.res.Generic {
 		r.rep.Generic = append(r.rep.Generic, GenericReport{Value: r.describeNode(gv.Node), SeenWith: gv.Type, Distinct: gv.Distinct})

@@ -58,7 +58,7 @@ func Train(ctx context.Context, proj *config.Project, eng engine.Engine, opt Opt
 		opt.Now = time.Now
 	}
 	start := time.Now()
-	r := &run{proj: proj, eng: eng, opt: opt, rep: &Report{Project: proj.Dir, Started: opt.Now().UTC(), Status: "training"}}
+	r := &run{proj: proj, eng: eng, opt: opt, rep: &Report{Project: proj.Dir, Started: opt.Now().UTC(), Status: "training", Refused: map[string]int64{}}}
 	rep := &TrainReport{File: modelPath(proj)}
 	step := func(name string, f func() error) error {
 		s := time.Now()

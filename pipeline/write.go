@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/knit-cdp/knit/engine"
@@ -158,8 +160,23 @@ func (r *run) writeLinks(ctx context.Context, customerOf func(int32) any) error 
 		{Name: "reason", Type: engine.Text}, {Name: "customer_a", Type: engine.Text}, {Name: "customer_b", Type: engine.Text},
 		{Name: "score", Type: engine.Double}, {Name: "detail", Type: engine.Text},
 	}
-	n := len(ds) + len(r.blocked)
+	agg := make([]blockedKey, 0, len(r.blockedEvents))
+	for k := range r.blockedEvents {
+		agg = append(agg, k)
+	}
+	slices.SortFunc(agg, func(x, y blockedKey) int {
+		return cmp.Or(cmp.Compare(x.source, y.source), cmp.Compare(x.typ, y.typ), cmp.Compare(x.raw, y.raw))
+	})
+	n := len(ds) + len(r.blocked) + len(agg)
 	return r.loadTable(ctx, "links", cols, n, func(i int, out []any) {
+		if i >= len(ds)+len(r.blocked) {
+			// Junk in event rows is counted per value, not per row.
+			k := agg[i-len(ds)-len(r.blocked)]
+			out[0], out[1], out[2], out[3] = "identifier", nil, r.sources[k.source].cfg.Name+" events", r.types[k.typ].name+":"+k.raw
+			out[4], out[5], out[6], out[7], out[8], out[9] = nil, r.blockedEvents[k], false, k.reason, nil, nil
+			out[10], out[11] = nil, nil
+			return
+		}
 		if i >= len(ds) {
 			b := r.blocked[i-len(ds)]
 			var cust any
