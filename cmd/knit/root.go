@@ -55,6 +55,7 @@ written type:value (loyalty_id:707), source/pk (loyalty/707) or a customer ID.`,
 		}
 	}
 	root.AddCommand(newRunCmd(), newProfileCmd(), newExplainCmd(), newValidateCmd(), newVersionCmd(), newSchemaCmd(), newDemoDataCmd(), newQueryCmd(), newTrainCmd(), newPairsCmd(), newEvaluateCmd())
+	root.AddCommand(newSegmentCmd(), newTimelineCmd(), newRunsCmd())
 	return root
 }
 

@@ -10,10 +10,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/knit-cdp/knit/pipeline"
+	"github.com/knit-cdp/knit/postgres"
 )
 
 func newRunCmd() *cobra.Command {
 	var asJSON, quiet bool
+	var only []string
 	cmd := &cobra.Command{
 		Use:   "run <project>",
 		Short: "Unify the project's sources into customer profiles",
@@ -27,7 +29,7 @@ writes the keyring. Results are swapped in only when the whole run succeeds.`,
 				return err
 			}
 			defer eng.Close()
-			var opt pipeline.Options
+			opt := pipeline.Options{Only: only, TableWriter: postgres.TableExporter{}}
 			if !quiet {
 				opt.Progress = newProgress(os.Stderr).update
 			}
@@ -44,6 +46,7 @@ writes the keyring. Results are swapped in only when the whole run succeeds.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run report as JSON")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress display")
+	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these stages, reusing the last run's results for the others: unify, activities, measures, segments, exports")
 	return cmd
 }
 
