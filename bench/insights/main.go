@@ -1,0 +1,241 @@
+// Command insights times knit's activities, measures and segments stages
+// and a Parquet export on a synthetic workload: 1,000,000 customers and
+// 50,000,000 web events, 20 customer measures and 20 segments of mixed
+// shapes. The unified tables (profiles, records, identifiers) and the raw
+// event table are generated directly in DuckDB with SQL, which takes
+// seconds where running the whole pipeline over 50M CSV rows would take
+// many minutes; the stages timed are the real ones, reading the tables the
+// pipeline would have written.
+//
+//	go run ./bench/insights -dir /tmp/knit-bench -customers 1000000 -events 50000000 -runs 3
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/duckdb"
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/export"
+	"github.com/knit-cdp/knit/insights"
+)
+
+const benchConfig = `sources:
+  members:
+    file: members.csv
+    primary_key: MemberID
+    identifiers: {MemberID: member_id}
+    attributes: {City: address.city}
+  web:
+    file: web.csv
+    kind: events
+    primary_key: EventID
+    visitor_key: VisitorID
+    timestamp: {column: TS, format: rfc3339}
+    identifiers: {VisitorID: member_id}
+    columns: {Amount: float}
+unify:
+  include_all_records: [members]
+activities:
+  web:
+    type_column: EventName
+    properties: {Amount: amount, Store: store}
+measures:
+  events_all: {aggregate: count}
+  views: {aggregate: count, activity: Product view}
+  checkouts: {aggregate: count, activity: Checkout}
+  views_30d: {aggregate: count, activity: Product view, window: in the last 30 days}
+  checkouts_90d: {aggregate: count, activity: Checkout, window: in the last 90 days}
+  revenue: {aggregate: sum, of: amount, activity: Checkout}
+  revenue_365d: {aggregate: sum, of: amount, activity: Checkout, window: in the last 1 year}
+  revenue_s1: {aggregate: sum, of: amount, activity: Checkout, where: 'store = "S1"'}
+  avg_order: {aggregate: avg, of: amount, activity: Checkout}
+  min_order: {aggregate: min, of: amount, activity: Checkout}
+  max_order: {aggregate: max, of: amount, activity: Checkout}
+  stores: {aggregate: count_distinct, of: store}
+  first_store: {aggregate: first, of: store}
+  last_store: {aggregate: last, of: store}
+  top_store: {aggregate: argmax, of: store, by: amount}
+  days_since_first: {aggregate: days_since_first}
+  days_since_last: {aggregate: days_since_last}
+  big_orders: {aggregate: count, activity: Checkout, where: amount >= 50}
+  revenue_2024: {aggregate: sum, of: amount, window: between 2024-01-01 and 2024-12-31}
+  aov: {formula: revenue / checkouts}
+segments:
+  everyone: known or unknown
+  known_buyers: known and did "Checkout"
+  browsed_not_bought: known and did "Product view" and never did "Checkout"
+  frequent: did "Checkout" at least 5 times
+  recent_viewers: did "Product view" in the last 30 days
+  lapsed: did "Checkout" and never did "Checkout" in the last 90 days
+  s1_regulars: did "Checkout" where store = "S1" at least 3 times
+  high_value: revenue >= 500
+  high_aov: aov > 60
+  new_customers: first seen in the last 90 days
+  early_unknown: first seen before 6 months ago while unknown
+  portland: address.city = "Portland"
+  not_portland: address.city != "Portland" and known
+  has_member_id: has member_id
+  many_stores: stores >= 3
+  dormant: days_since_last > 180
+  vip: in segment high_value and in segment frequent
+  at_risk: in segment high_value and not in segment recent_viewers
+  reach: in segment recent_viewers or in segment known_buyers
+  big_spenders_2024: revenue_2024 > 300 and did "Checkout" where amount >= 50
+exports:
+  everyone_parquet: {segment: everyone, to: parquet, path: exports}
+`
+
+func main() {
+	dir := flag.String("dir", "/tmp/knit-bench", "project folder (its knit.duckdb is rebuilt)")
+	customers := flag.Int("customers", 1_000_000, "customers")
+	events := flag.Int("events", 50_000_000, "web events")
+	runs := flag.Int("runs", 3, "timed repetitions (the median is reported)")
+	flag.Parse()
+	if err := run(*dir, *customers, *events, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/insights:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir string, customers, events, runs int) error {
+	ctx := context.Background()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []string{"knit.yaml", "members.csv", "web.csv"} {
+		content := "x\n"
+		if f == "knit.yaml" {
+			content = benchConfig
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	proj, err := config.Load(dir)
+	if err != nil {
+		return err
+	}
+	db := filepath.Join(dir, "knit.duckdb")
+	os.Remove(db)
+	os.Remove(db + ".wal")
+	eng, err := duckdb.Open(db)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	start := time.Now()
+	if err := generate(ctx, eng, customers, events); err != nil {
+		return err
+	}
+	fmt.Printf("generated %d customers and %d events in %.1fs\n", customers, events, time.Since(start).Seconds())
+
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	stageNames := []string{"activities", "measures", "segments"}
+	times := map[string][]float64{}
+	for i := 1; i <= runs; i++ {
+		env := &insights.Env{Eng: eng, Proj: proj, Tables: insights.NewTables()}
+		var staged []string
+		total := time.Now()
+		for _, st := range stageNames {
+			t0 := time.Now()
+			switch st {
+			case "activities":
+				_, err = insights.BuildActivities(ctx, env)
+			case "measures":
+				_, err = insights.BuildMeasures(ctx, env, now)
+			case "segments":
+				var segs []*insights.SegmentStats
+				segs, err = insights.BuildSegments(ctx, env, int64(i), now)
+				if err == nil && i == 1 {
+					for _, s := range segs {
+						fmt.Printf("  segment %-20s %9d members  %.2fs\n", s.Name, s.Members, s.Seconds)
+					}
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", st, err)
+			}
+			env.Tables.Staged(insights.StageTables[st]...)
+			staged = append(staged, insights.StageTables[st]...)
+			times[st] = append(times[st], time.Since(t0).Seconds())
+		}
+		times["total"] = append(times["total"], time.Since(total).Seconds())
+		if err := eng.Swap(ctx, staged); err != nil {
+			return err
+		}
+		x := &export.Env{Eng: eng, Proj: proj, RunID: int64(i), Now: now.Add(time.Duration(i) * time.Hour)}
+		t0 := time.Now()
+		res := export.Run(ctx, x)
+		times["export"] = append(times["export"], time.Since(t0).Seconds())
+		if res[0].Status != "succeeded" {
+			return fmt.Errorf("export: %s", res[0].Error)
+		}
+		fmt.Printf("run %d: activities %.2fs, measures %.2fs, segments %.2fs, total %.2fs; parquet export of %d rows %.2fs\n", i,
+			times["activities"][i-1], times["measures"][i-1], times["segments"][i-1], times["total"][i-1], res[0].Rows, times["export"][i-1])
+	}
+	fmt.Printf("median of %d: activities %.2fs, measures %.2fs, segments %.2fs, stages together %.2fs, parquet export %.2fs; peak RSS %s\n", runs,
+		median(times["activities"]), median(times["measures"]), median(times["segments"]), median(times["total"]), median(times["export"]), peakRSS())
+	return nil
+}
+
+// generate writes the tables a pipeline run would have left: profiles,
+// records, identifiers and the raw events src_web. Every customer has one
+// visitor key (v<i>); events are spread by hashing over 2023–2024, seven
+// types (three of them product views), five stores.
+func generate(ctx context.Context, eng engine.Engine, customers, events int) error {
+	stmts := []string{
+		fmt.Sprintf(`CREATE TABLE profiles AS SELECT 'c' || i AS customer_id, i %% 4 <> 0 AS known, 'members/' || i AS anchor_record,
+  2::BIGINT AS record_count, 'members,web' AS sources,
+  TIMESTAMP '2023-01-01' + INTERVAL (i %% 700) DAY AS first_seen, TIMESTAMP '2024-12-31' AS last_seen, 1::BIGINT AS created_run,
+  (['Portland', 'Salem', 'Eugene', 'Bend'])[1 + i %% 4] AS "address.city"
+FROM range(%d) t(i)`, customers),
+		`CREATE TABLE records AS
+  SELECT 'members/' || i AS record_key, 'members' AS source, customer_id, TIMESTAMP '2023-01-01' + INTERVAL (i % 700 + (i % 3) * 30) DAY AS first_seen
+  FROM (SELECT customer_id, CAST(substr(customer_id, 2) AS BIGINT) AS i FROM profiles WHERE known)
+  UNION ALL SELECT 'web/v' || substr(customer_id, 2), 'web', customer_id, first_seen FROM profiles`,
+		`CREATE TABLE identifiers AS SELECT 'member_id' AS type, substr(customer_id, 2) AS value, customer_id FROM profiles WHERE known
+  UNION ALL SELECT 'member_id', 'v' || substr(customer_id, 2), customer_id FROM profiles`,
+		fmt.Sprintf(`CREATE TABLE src_web AS SELECT 'web.csv' AS _file, i + 2 AS _line, 'e' || i AS "EventID",
+  'v' || CAST(hash(i) %% %d AS BIGINT) AS "VisitorID",
+  TIMESTAMP '2023-01-01' + INTERVAL (CAST(hash(i + 1) %% 63072000 AS BIGINT)) SECOND AS "TS",
+  (['Product view', 'Product view', 'Product view', 'Add to cart', 'Checkout', 'Search', 'Page view'])[1 + CAST(hash(i + 2) %% 7 AS BIGINT)] AS "EventName",
+  CASE WHEN hash(i + 2) %% 7 = 4 THEN round((hash(i + 3) %% 10000) / 100.0, 2) END AS "Amount",
+  'S' || (1 + CAST(hash(i + 4) %% 5 AS BIGINT)) AS "Store"
+FROM range(%d) t(i)`, customers, events),
+		"CHECKPOINT",
+	}
+	for _, s := range stmts {
+		if err := eng.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// peakRSS is the process's high-water resident memory (Linux).
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	return "unknown"
+}
