@@ -1,12 +1,16 @@
 package insights_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/lookup"
 )
 
 // copyExample copies examples/coffee without its database or exports.
@@ -99,6 +103,26 @@ func TestDesignQuestionsOnTheExample(t *testing.T) {
 		if got := s.value(`SELECT "`+m+`" FROM customer_measures WHERE customer_id = ?`, jane); got != want {
 			t.Errorf("Jane's %s = %s, want %s", m, got, want)
 		}
+	}
+	// The profile shows them.
+	proj, err := config.Load(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := lookup.Resolve(context.Background(), s.db, proj, "loyalty_id:707")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := lookup.Get(context.Background(), s.db, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]any{}
+	for _, m := range prof.Measures {
+		shown[m.Name] = m.Value
+	}
+	if shown["revenue"] != 4.5 || shown["purchases"] != int64(1) {
+		t.Errorf("the profile shows measures %v, want revenue 4.5 and purchases 1", shown)
 	}
 }
 

@@ -103,6 +103,7 @@ func writeShop(t *testing.T, events string, extraSegments string) string {
 
 type shop struct {
 	t   *testing.T
+	dir string
 	db  *duckdb.DB
 	rep *pipeline.Report
 }
@@ -122,7 +123,7 @@ func runShop(t *testing.T, dir string, now time.Time) *shop {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	return &shop{t: t, db: db, rep: rep}
+	return &shop{t: t, dir: dir, db: db, rep: rep}
 }
 
 // value returns one value as text ("NULL" for NULL, numbers without

@@ -140,6 +140,7 @@ type Profile struct {
 	Records     []Record     `json:"records"`
 	Identifiers []Identifier `json:"identifiers"`
 	PreviousIDs []PreviousID `json:"previous_ids"`
+	Measures    []Measure    `json:"measures,omitempty"` // customer measures: see measures.go
 }
 
 // Field is a unified field with its lineage.
@@ -237,6 +238,10 @@ func Get(ctx context.Context, eng engine.Engine, res *Resolved) (*Profile, error
 			p.PreviousIDs = append(p.PreviousIDs, prev)
 			return err
 		})
+	if err != nil {
+		return nil, err
+	}
+	p.Measures, err = measures(ctx, eng, res.CustomerID)
 	return p, err
 }
 

@@ -69,6 +69,16 @@ func printProfile(w io.Writer, p *lookup.Profile) {
 			fmt.Fprintf(w, "  %-22s %-28s from %s (%s%s)\n", f.Name, f.Value, f.Record, f.Policy, alt)
 		}
 	}
+	if len(p.Measures) > 0 {
+		fmt.Fprintf(w, "\nmeasures\n")
+		for _, m := range p.Measures {
+			v := "—"
+			if m.Value != nil {
+				v = fmt.Sprint(m.Value)
+			}
+			fmt.Fprintf(w, "  %-26s %s\n", m.Name, v)
+		}
+	}
 	fmt.Fprintf(w, "\nkeyring\n")
 	bySource := map[string][]string{}
 	var sources []string
