@@ -108,7 +108,8 @@ type shop struct {
 	rep *pipeline.Report
 }
 
-func runShop(t *testing.T, dir string, now time.Time) *shop {
+// openShop loads a project and opens its database, closed with the test.
+func openShop(t *testing.T, dir string) (*config.Project, *duckdb.DB) {
 	t.Helper()
 	proj, err := config.Load(dir)
 	if err != nil {
@@ -119,6 +120,12 @@ func runShop(t *testing.T, dir string, now time.Time) *shop {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return proj, db
+}
+
+func runShop(t *testing.T, dir string, now time.Time) *shop {
+	t.Helper()
+	proj, db := openShop(t, dir)
 	rep, err := pipeline.Run(context.Background(), proj, db, pipeline.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -227,17 +234,8 @@ func TestInjectionStaysAValue(t *testing.T) {
 // An unknown field in a rule fails the run before any data is read, naming
 // the segment and the column.
 func TestUnknownFieldFailsEarly(t *testing.T) {
-	dir := writeShop(t, shopEvents, "  bad: known and revenu > 3\n")
-	proj, err := config.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := duckdb.Open(filepath.Join(dir, "knit.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	_, err = pipeline.Run(context.Background(), proj, db, pipeline.Options{Now: func() time.Time { return shopNow }})
+	proj, db := openShop(t, writeShop(t, shopEvents, "  bad: known and revenu > 3\n"))
+	_, err := pipeline.Run(context.Background(), proj, db, pipeline.Options{Now: func() time.Time { return shopNow }})
 	if err == nil || !strings.Contains(err.Error(), "segments.bad: 1:11: unknown field revenu") || !strings.Contains(err.Error(), `did you mean "revenue"?`) {
 		t.Fatalf("error = %v; want segments.bad: 1:11: unknown field revenu with a suggestion", err)
 	}
