@@ -223,66 +223,67 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 	if !events {
 		pending = map[string]*record{}
 	}
-	var readErr error
-	n, err := r.eng.Load(ctx, staged, tableCols, func(out []any) (bool, error) {
-		for {
-			row, err := rd.Next()
-			if err == io.EOF {
-				return false, nil
-			}
-			var rowErr *source.RowError
+	// The engine appends rows on its own goroutine while this one parses,
+	// standardises and builds the graph: the two halves use both cores.
+	bulk := startBulk(ctx, r.eng, staged, tableCols)
+	for {
+		row, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		var rowErr *source.RowError
+		if errors.As(err, &rowErr) {
+			s.rep.RowsRead++
+			r.reject(s, rowErr)
+			continue
+		}
+		if err != nil {
+			bulk.abort()
+			return err
+		}
+		s.rep.RowsRead++
+		if err := typer.Convert(row, typed); err != nil {
 			if errors.As(err, &rowErr) {
 				r.reject(s, rowErr)
 				continue
 			}
-			if err != nil {
-				readErr = err
-				return false, err
-			}
-			s.rep.RowsRead++
-			if err := typer.Convert(row, typed); err != nil {
-				if errors.As(err, &rowErr) {
-					r.reject(s, rowErr)
-					continue
-				}
-				return false, err
-			}
-			pk := strings.TrimSpace(row.Values[pkCol])
-			if pk == "" {
-				r.reject(s, &source.RowError{File: row.File, Line: row.Line, Column: s.cfg.PrimaryKey,
-					Reason: "the primary key is empty", Raw: strings.Join(row.Values, string(csvSep))})
-				continue
-			}
-			out[0], out[1] = row.File, row.Line
-			copy(out[2:], typed)
-			s.rep.RowsLoaded++
-			if events {
-				var ts time.Time
-				if tsCol >= 0 {
-					ts, _ = typed[tsCol].(time.Time)
-				}
-				r.addEvent(s, row, pk, ts, identCols, identTypes, visitorCol)
-			} else {
-				var upd time.Time
-				if updCol >= 0 {
-					upd, _ = typed[updCol].(time.Time)
-				}
-				r.addProfileRow(s, pending, row, pk, upd, identCols, identTypes, attrCols, attrFields)
-			}
-			return true, nil
+			bulk.abort()
+			return err
 		}
-	})
-	if readErr != nil {
-		return readErr
+		pk := strings.TrimSpace(row.Values[pkCol])
+		if pk == "" {
+			r.reject(s, &source.RowError{File: row.File, Line: row.Line, Column: s.cfg.PrimaryKey,
+				Reason: "the primary key is empty", Raw: strings.Join(row.Values, string(csvSep))})
+			continue
+		}
+		out := make([]any, len(tableCols))
+		out[0], out[1] = row.File, row.Line
+		copy(out[2:], typed)
+		if err := bulk.add(out); err != nil {
+			return err
+		}
+		s.rep.RowsLoaded++
+		if events {
+			var ts time.Time
+			if tsCol >= 0 {
+				ts, _ = typed[tsCol].(time.Time)
+			}
+			r.addEvent(s, row, pk, ts, identCols, identTypes, visitorCol)
+		} else {
+			var upd time.Time
+			if updCol >= 0 {
+				upd, _ = typed[updCol].(time.Time)
+			}
+			r.addProfileRow(s, pending, row, pk, upd, identCols, identTypes, attrCols, attrFields)
+		}
 	}
-	if err != nil {
+	if err := bulk.close(); err != nil {
 		return err
 	}
-	_ = n
 	if pending != nil {
 		r.commitProfiles(s, pending)
 	}
-	if budget := s.cfg.RejectBudget(s.rep.RowsRead + s.rep.RowsRejected); budget >= 0 && s.rep.RowsRejected > budget {
+	if budget := s.cfg.RejectBudget(s.rep.RowsRead); budget >= 0 && s.rep.RowsRejected > budget {
 		return knit.Errorf(knit.EBUDGET, "source %s: %d rows rejected, more than the error budget max_rejected: %s allows (%d); the first: %s",
 			s.cfg.Name, s.rep.RowsRejected, s.cfg.MaxRejected, budget, r.firstReject(s.cfg.Name))
 	}

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"slices"
+
+	"golang.org/x/sync/errgroup"
 	"time"
 
 	"github.com/knit-cdp/knit/engine"
@@ -69,33 +71,36 @@ func (r *run) write(ctx context.Context) error {
 	for _, f := range r.fields {
 		recCols = append(recCols, engine.Column{Name: f, Type: engine.Text})
 	}
-	err := r.loadTable(ctx, "records", recCols, len(r.recs), func(i int, out []any) {
-		rec := r.recs[i]
-		s := r.sources[rec.source]
-		var group any
-		if rec.group >= 0 {
-			group = r.g.Nodes[r.recs[rec.group].node].Value
-		}
-		first := rec.first
-		if first.IsZero() {
-			first = rec.updated
-		}
-		out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, s.cfg.Name, rec.pk, s.cfg.Kind
-		out[4], out[5], out[6] = customerOf(rec.node), int64(rec.source), anchor[rec.node]
-		out[7], out[8] = rec.group < 0 || rec.winner, group
-		out[9], out[10], out[11], out[12] = nullTime(rec.updated), nullTime(first), int64(rec.rows), int64(rec.filled)
-		out[13], out[14] = rec.file, rec.line
-		for f := range r.fields {
-			if rec.attrs == nil {
-				out[base+f] = nil
-			} else {
-				out[base+f] = nullString(rec.attrs[f])
+	// The tables are independent: two are appended at a time, one per core.
+	var g errgroup.Group
+	g.SetLimit(2)
+	g.Go(func() error { return r.writeLinks(ctx, customerOf) })
+	g.Go(func() error {
+		return r.loadTable(ctx, "records", recCols, len(r.recs), func(i int, out []any) {
+			rec := r.recs[i]
+			s := r.sources[rec.source]
+			var group any
+			if rec.group >= 0 {
+				group = r.g.Nodes[r.recs[rec.group].node].Value
 			}
-		}
+			first := rec.first
+			if first.IsZero() {
+				first = rec.updated
+			}
+			out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, s.cfg.Name, rec.pk, s.cfg.Kind
+			out[4], out[5], out[6] = customerOf(rec.node), int64(rec.source), anchor[rec.node]
+			out[7], out[8] = rec.group < 0 || rec.winner, group
+			out[9], out[10], out[11], out[12] = nullTime(rec.updated), nullTime(first), int64(rec.rows), int64(rec.filled)
+			out[13], out[14] = rec.file, rec.line
+			for f := range r.fields {
+				if rec.attrs == nil {
+					out[base+f] = nil
+				} else {
+					out[base+f] = nullString(rec.attrs[f])
+				}
+			}
+		})
 	})
-	if err != nil {
-		return err
-	}
 
 	type ri struct {
 		rec int
@@ -107,16 +112,15 @@ func (r *run) write(ctx context.Context) error {
 			ris = append(ris, ri{i, id})
 		}
 	}
-	err = r.loadTable(ctx, "record_identifiers", []engine.Column{
-		{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
-		{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text},
-	}, len(ris), func(i int, out []any) {
-		x := ris[i]
-		out[0], out[1], out[2], out[3] = r.g.Nodes[r.recs[x.rec].node].Value, r.types[x.id.typ].name, x.id.value, x.id.raw
+	g.Go(func() error {
+		return r.loadTable(ctx, "record_identifiers", []engine.Column{
+			{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
+			{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text},
+		}, len(ris), func(i int, out []any) {
+			x := ris[i]
+			out[0], out[1], out[2], out[3] = r.g.Nodes[r.recs[x.rec].node].Value, r.types[x.id.typ].name, x.id.value, x.id.raw
+		})
 	})
-	if err != nil {
-		return err
-	}
 
 	var idents []int32
 	for n, node := range r.g.Nodes {
@@ -124,22 +128,17 @@ func (r *run) write(ctx context.Context) error {
 			idents = append(idents, int32(n))
 		}
 	}
-	err = r.loadTable(ctx, "identifiers", []engine.Column{
-		{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text}, {Name: "customer_id", Type: engine.Text},
-	}, len(idents), func(i int, out []any) {
-		n := idents[i]
-		out[0], out[1], out[2] = r.types[r.g.Nodes[n].Type].name, r.g.Nodes[n].Value, customerOf(n)
+	g.Go(func() error {
+		return r.loadTable(ctx, "identifiers", []engine.Column{
+			{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text}, {Name: "customer_id", Type: engine.Text},
+		}, len(idents), func(i int, out []any) {
+			n := idents[i]
+			out[0], out[1], out[2] = r.types[r.g.Nodes[n].Type].name, r.g.Nodes[n].Value, customerOf(n)
+		})
 	})
-	if err != nil {
-		return err
-	}
-	if err := r.writeLinks(ctx, customerOf); err != nil {
-		return err
-	}
-	if err := r.writeMatchPairs(ctx, customerOf); err != nil {
-		return err
-	}
-	return r.writeMeta(ctx)
+	g.Go(func() error { return r.writeMatchPairs(ctx, customerOf) })
+	g.Go(func() error { return r.writeMeta(ctx) })
+	return g.Wait()
 }
 
 // writeLinks stores every decision that explains a profile: accepted links
