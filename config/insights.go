@@ -207,7 +207,11 @@ func (c *checker) checkMeasures() {
 		}
 		if m.Where != "" || m.Window != "" {
 			if _, err := ParseActivityFilter(m.Where, m.Window); err != nil {
-				c.errorf(p+".where", "%v", err)
+				key := p + ".where"
+				if strings.HasPrefix(err.Error(), "window ") {
+					key = p + ".window"
+				}
+				c.errorf(key, "%s", strings.ReplaceAll(err.Error(), "\n", "\n\t"))
 			}
 		}
 	}
@@ -215,23 +219,49 @@ func (c *checker) checkMeasures() {
 
 // ParseActivityFilter parses a measure's where and window in the segment
 // language's syntax and returns them as a Did node (type left empty).
+// Errors point into where or window, not into the rule built from them.
 func ParseActivityFilter(where, window string) (*segment.Did, error) {
 	src := `did "x"`
 	if where != "" {
-		src += " where " + where
+		src = filterPrefix + where
 	}
 	if window != "" {
 		src += " " + window
 	}
 	e, err := segment.Parse(src)
 	if err != nil {
-		return nil, err
+		return nil, FilterError(where, window, err)
 	}
 	did, ok := e.(*segment.Did)
 	if !ok || did.Count != nil || did.While != segment.WhileAny {
 		return nil, fmt.Errorf("where takes property conditions separated by commas and window a time window (in the last 30 days, before 2024-01-01, between … and …)")
 	}
 	return did, nil
+}
+
+// filterPrefix is what ParseActivityFilter puts before a where list.
+const filterPrefix = `did "x" where `
+
+// FilterError rewrites a rule error of a parsed or compiled activity
+// filter so that it names where or window and its column there.
+func FilterError(where, window string, err error) error {
+	se, ok := err.(*segment.SyntaxError)
+	if !ok || se.Line != 1 {
+		return err
+	}
+	// The rule reads `did "x" where <where> <window>`, or `did "x" <window>`.
+	key, text, col := "where", where, se.Col-len([]rune(filterPrefix))
+	windowAt := len([]rune(`did "x" `)) + 1
+	if where != "" {
+		windowAt = len([]rune(filterPrefix+where)) + 2
+	}
+	if window != "" && (where == "" || se.Col >= windowAt) {
+		key, text, col = "window", window, se.Col-windowAt+1
+	}
+	if col < 1 {
+		col = 1
+	}
+	return fmt.Errorf("%s %s", key, (&segment.SyntaxError{Line: 1, Col: col, Msg: se.Msg, Source: text}).Error())
 }
 
 func (c *checker) checkSegments() {

@@ -183,11 +183,11 @@ func compileAggregate(m *config.Measure, s *segment.Schema, alias string, p *par
 	if m.Where != "" || m.Window != "" {
 		did, err := config.ParseActivityFilter(m.Where, m.Window)
 		if err != nil {
-			return "", measureError(m, "where", err)
+			return "", fmt.Errorf("measures.%s.%w", m.Name, err)
 		}
 		cond, list, err := segment.CompileActivityFilter(did, s, alias, p.d, now, p.list)
 		if err != nil {
-			return "", measureError(m, "where", err)
+			return "", measureError(m, "where", config.FilterError(m.Where, m.Window, err))
 		}
 		p.list = list
 		conds = append(conds, cond)
