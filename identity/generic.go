@@ -15,11 +15,15 @@ func (g *Graph) detectGeneric(threshold int) []Generic {
 	if threshold <= 0 {
 		return nil
 	}
-	// Identifiers on each record, to see a value's neighbours through the
-	// records it sits on.
-	recIdents := map[int32][]int32{}
-	coOccur := map[int32][]int32{}
-	degree := make([]int32, len(g.Nodes))
+	n := len(g.Nodes)
+	// Adjacency in compressed form (offsets into one array) rather than
+	// maps of slices: millions of records and identifiers fit in a few
+	// flat arrays. recIdents lists each record's identifiers; identRecs
+	// each identifier's records; co each identifier's co-occurring ones.
+	var recIdents, identRecs, co csr
+	recIdents.init(n)
+	identRecs.init(n)
+	co.init(n)
 	for _, e := range g.Edges {
 		switch e.Kind {
 		case HasIdentifier:
@@ -27,42 +31,61 @@ func (g *Graph) detectGeneric(threshold int) []Generic {
 			if !g.Nodes[rec].Record {
 				rec, id = id, rec
 			}
-			recIdents[rec] = append(recIdents[rec], id)
+			recIdents.count(rec)
+			identRecs.count(id)
 		case CoOccurrence:
-			coOccur[e.A] = append(coOccur[e.A], e.B)
-			coOccur[e.B] = append(coOccur[e.B], e.A)
-			degree[e.A]++
-			degree[e.B]++
+			co.count(e.A)
+			co.count(e.B)
 		}
 	}
-	identRecs := map[int32][]int32{}
-	for rec, ids := range recIdents {
-		for _, id := range ids {
-			degree[id] += int32(len(ids) - 1)
-			identRecs[id] = append(identRecs[id], rec)
+	recIdents.alloc()
+	identRecs.alloc()
+	co.alloc()
+	for _, e := range g.Edges {
+		switch e.Kind {
+		case HasIdentifier:
+			rec, id := e.A, e.B
+			if !g.Nodes[rec].Record {
+				rec, id = id, rec
+			}
+			recIdents.add(rec, id)
+			identRecs.add(id, rec)
+		case CoOccurrence:
+			co.add(e.A, e.B)
+			co.add(e.B, e.A)
 		}
 	}
 	var out []Generic
-	for n, d := range degree {
-		if int(d) <= threshold || g.Nodes[n].Record {
-			continue // too few neighbours to exceed the threshold
+	seen := map[int32]bool{}
+	perType := map[int16]int{}
+	for x := 0; x < n; x++ {
+		if g.Nodes[x].Record {
+			continue
 		}
-		own := g.Nodes[n].Type
-		seen := map[int32]bool{}
-		perType := map[int16]int{}
+		// An upper bound on its neighbours: too few cannot exceed the threshold.
+		degree := len(co.of(int32(x)))
+		for _, rec := range identRecs.of(int32(x)) {
+			degree += len(recIdents.of(rec)) - 1
+		}
+		if degree <= threshold {
+			continue
+		}
+		own := g.Nodes[x].Type
+		clear(seen)
+		clear(perType)
 		note := func(m int32) {
 			t := g.Nodes[m].Type
-			if m == int32(n) || t == own || !g.Types[t].Strong || seen[m] {
+			if m == int32(x) || t == own || !g.Types[t].Strong || seen[m] {
 				return
 			}
 			seen[m] = true
 			perType[t]++
 		}
-		for _, m := range coOccur[int32(n)] {
+		for _, m := range co.of(int32(x)) {
 			note(m)
 		}
-		for _, rec := range identRecs[int32(n)] {
-			for _, m := range recIdents[rec] {
+		for _, rec := range identRecs.of(int32(x)) {
+			for _, m := range recIdents.of(rec) {
 				note(m)
 			}
 		}
@@ -73,9 +96,31 @@ func (g *Graph) detectGeneric(threshold int) []Generic {
 			}
 		}
 		if worst > threshold {
-			out = append(out, Generic{Node: int32(n), Type: g.Types[worstType].Name, Distinct: worst})
+			out = append(out, Generic{Node: int32(x), Type: g.Types[worstType].Name, Distinct: worst})
 		}
 	}
 	slices.SortFunc(out, func(a, b Generic) int { return cmp.Compare(a.Node, b.Node) })
 	return out
 }
+
+// csr is an adjacency list in compressed sparse row form.
+type csr struct {
+	off  []int32 // off[n]..off[n+1] index into to
+	fill []int32
+	to   []int32
+}
+
+func (c *csr) init(n int)       { c.off = make([]int32, n+1) }
+func (c *csr) count(from int32) { c.off[from+1]++ }
+func (c *csr) alloc() {
+	for i := 1; i < len(c.off); i++ {
+		c.off[i] += c.off[i-1]
+	}
+	c.to = make([]int32, c.off[len(c.off)-1])
+	c.fill = slices.Clone(c.off[:len(c.off)-1])
+}
+func (c *csr) add(from, to int32) {
+	c.to[c.fill[from]] = to
+	c.fill[from]++
+}
+func (c *csr) of(n int32) []int32 { return c.to[c.off[n]:c.off[n+1]] }

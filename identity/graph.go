@@ -167,38 +167,7 @@ type Options struct {
 // depends only on the content of nodes and edges, never on the order they
 // were added: the same inputs in any row order give the same clusters.
 func (g *Graph) Resolve(opt Options) *Result {
-	rank := g.contentRanks()
-	edges := slices.Clone(g.Edges)
-	for i := range edges { // canonical orientation: lower-ranked endpoint first
-		if rank[edges[i].A] > rank[edges[i].B] {
-			edges[i].A, edges[i].B = edges[i].B, edges[i].A
-		}
-	}
-	slices.SortFunc(edges, func(x, y Edge) int {
-		if c := cmp.Compare(x.Kind, y.Kind); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.Group, y.Group); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(g.edgePriority(x), g.edgePriority(y)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.Time, y.Time); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(rank[x.A], rank[y.A]); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(rank[x.B], rank[y.B]); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.Rule, y.Rule)
-	})
-	edges = slices.CompactFunc(edges, func(x, y Edge) bool {
-		return x.A == y.A && x.B == y.B && x.Kind == y.Kind && x.Rule == y.Rule
-	})
-
+	edges := g.sortedEdges()
 	generic := g.detectGeneric(opt.GenericThreshold)
 	isGeneric := make(map[int32]Generic, len(generic))
 	for _, gv := range generic {
@@ -233,6 +202,72 @@ func (g *Graph) Resolve(opt Options) *Result {
 	return res
 }
 
+// sortedEdges returns the edges in the order clustering applies them, each
+// oriented and de-duplicated. Nodes are ordered by a hash of their content
+// (FNV-1a, stable across processes and machines) rather than by sorting
+// millions of strings; keys are packed into integers so the sort compares
+// three words per step.
+func (g *Graph) sortedEdges() []Edge {
+	hash := make([]uint64, len(g.Nodes))
+	for n, node := range g.Nodes {
+		hash[n] = contentHash(node)
+	}
+	type key struct {
+		class, time, ends uint64
+		rule              int32
+		edge              int32
+	}
+	keys := make([]key, len(g.Edges))
+	for i, e := range g.Edges {
+		a, b := e.A, e.B
+		if hash[a] > hash[b] || hash[a] == hash[b] && a > b {
+			a, b = b, a
+		}
+		g.Edges[i].A, g.Edges[i].B = a, b
+		prio := uint64(g.edgePriority(e)) & 0xffffff
+		keys[i] = key{
+			class: uint64(e.Kind)<<56 | uint64(uint32(e.Group))<<24 | prio,
+			time:  uint64(e.Time) ^ 1<<63, // order signed times as unsigned
+			ends:  hash[a]>>32<<32 | hash[b]>>32,
+			rule:  e.Rule,
+			edge:  int32(i),
+		}
+	}
+	slices.SortFunc(keys, func(x, y key) int {
+		return cmp.Or(cmp.Compare(x.class, y.class), cmp.Compare(x.time, y.time), cmp.Compare(x.ends, y.ends),
+			cmp.Compare(hash[g.Edges[x.edge].A], hash[g.Edges[y.edge].A]), cmp.Compare(hash[g.Edges[x.edge].B], hash[g.Edges[y.edge].B]),
+			cmp.Compare(x.rule, y.rule))
+	})
+	edges := make([]Edge, 0, len(keys))
+	for _, k := range keys {
+		e := g.Edges[k.edge]
+		if n := len(edges); n > 0 {
+			if p := edges[n-1]; p.A == e.A && p.B == e.B && p.Kind == e.Kind && p.Rule == e.Rule {
+				continue // the same evidence twice
+			}
+		}
+		edges = append(edges, e)
+	}
+	return edges
+}
+
+// contentHash is FNV-1a over a node's kind, type and value.
+func contentHash(n Node) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(b byte) { h ^= uint64(b); h *= 1099511628211 }
+	if n.Record {
+		mix(1)
+	} else {
+		mix(2)
+		mix(byte(n.Type))
+		mix(byte(n.Type >> 8))
+	}
+	for i := 0; i < len(n.Value); i++ {
+		mix(n.Value[i])
+	}
+	return h
+}
+
 func (g *Graph) genericReason(gv Generic) string {
 	n := g.Nodes[gv.Node]
 	return fmt.Sprintf("generic value: %s:%s was seen with %d distinct %s values", g.Types[n.Type].Name, n.Value, gv.Distinct, gv.Type)
@@ -248,33 +283,4 @@ func (g *Graph) edgePriority(e Edge) int {
 		}
 	}
 	return p
-}
-
-// contentRanks numbers nodes by their content (records by key, identifiers
-// by type and value), so sorting by rank is independent of insertion order.
-func (g *Graph) contentRanks() []int32 {
-	order := make([]int32, len(g.Nodes))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		x, y := g.Nodes[a], g.Nodes[b]
-		if x.Record != y.Record {
-			if x.Record {
-				return -1
-			}
-			return 1
-		}
-		if !x.Record {
-			if c := cmp.Compare(x.Type, y.Type); c != 0 {
-				return c
-			}
-		}
-		return cmp.Compare(x.Value, y.Value)
-	})
-	rank := make([]int32, len(g.Nodes))
-	for r, n := range order {
-		rank[n] = int32(r)
-	}
-	return rank
 }
