@@ -49,6 +49,11 @@ type Engine interface {
 	Swap(ctx context.Context, tables []string) error
 	// DropStaged drops every staged table left by an earlier failed run.
 	DropStaged(ctx context.Context) error
+	// Lock takes the project's run lock so two runs of one project never
+	// interleave; unlock releases it. An engine whose storage already
+	// admits one process (a DuckDB file) may return a no-op. A lock held
+	// elsewhere is a knit.ECONFLICT error.
+	Lock(ctx context.Context) (unlock func(), err error)
 	// Close releases the engine.
 	Close() error
 }

@@ -527,9 +527,14 @@ func (env *Env) buildBusinessMeasures(ctx context.Context, now time.Time) (int, 
 			dims = append(dims, p.add(dim+"=")+" || COALESCE("+expr+", '')")
 			groups = append(groups, expr)
 		}
-		dimExpr := p.add("")
+		// An unused parameter is an error on PostgreSQL (its type cannot
+		// be inferred), so the empty dimensions are a parameter only when
+		// there are no dimensions.
+		var dimExpr string
 		if len(dims) > 0 {
 			dimExpr = strings.Join(dims, " || '; ' || ")
+		} else {
+			dimExpr = p.add("")
 		}
 		// The aggregate's parameters follow the dimension's in the text.
 		agg, err := compileAggregate(m, schema, "a", p, now)

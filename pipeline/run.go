@@ -86,10 +86,15 @@ func Run(ctx context.Context, proj *config.Project, eng engine.Engine, opt Optio
 	if err := checkOnly(opt.Only); err != nil {
 		return r.rep, err
 	}
+	unlock, err := eng.Lock(ctx)
+	if err != nil {
+		return r.rep, err
+	}
+	defer unlock()
 	if err := r.prepare(ctx); err != nil {
 		return r.rep, err
 	}
-	err := r.execute(ctx)
+	err = r.execute(ctx)
 	r.rep.Finished = opt.Now().UTC()
 	r.rep.Duration = r.rep.Finished.Sub(r.rep.Started).Seconds()
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,14 +10,13 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/duckdb"
 	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/postgres"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -115,8 +115,16 @@ func openProject(dir string) (*config.Project, engine.Engine, error) {
 		return nil, nil, err
 	}
 	store := proj.Config.Store
-	if strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://") {
-		return nil, nil, knit.Errorf(knit.EINVALID, "%s: store: PostgreSQL is not available in this build yet; use a DuckDB file", proj.Path)
+	if postgres.IsURL(store) {
+		schema, err := postgres.SchemaFor(store, proj.Dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		eng, err := postgres.Open(context.Background(), store, schema)
+		if err != nil {
+			return nil, nil, err
+		}
+		return proj, eng, nil
 	}
 	if !filepath.IsAbs(store) {
 		store = filepath.Join(proj.Dir, store)
