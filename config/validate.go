@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -94,6 +95,7 @@ func (c *checker) check() {
 	if cfg.Store == "" {
 		cfg.Store = DefaultStore
 	}
+	c.checkStore()
 	c.checkSources()
 	c.checkIdentifiers()
 	c.checkGuards()
@@ -101,6 +103,7 @@ func (c *checker) check() {
 	c.checkFields()
 	c.checkUnify()
 	c.checkInsights()
+	c.checkServe()
 }
 
 func (c *checker) checkSources() {
@@ -595,3 +598,29 @@ func (s *Source) RejectBudget(totalRows int64) int64 {
 		return b.count
 	}
 }
+
+// checkStore validates a PostgreSQL store URL: knit.yaml is usually
+// committed, so a password in it is refused (PGPASSWORD or ~/.pgpass hold
+// it instead), and the schema parameter must be a plain identifier.
+func (c *checker) checkStore() {
+	store := c.cfg.Store
+	if !strings.HasPrefix(store, "postgres://") && !strings.HasPrefix(store, "postgresql://") {
+		return
+	}
+	u, err := url.Parse(store)
+	if err != nil {
+		c.errorf("store", "not a valid URL (%v); write postgres://user@host:5432/database?schema=name", err)
+		return
+	}
+	if _, ok := u.User.Password(); ok || u.Query().Get("password") != "" {
+		c.errorf("store", "the URL holds a password; remove it (postgres://%s@%s%s) and set PGPASSWORD in the environment or use ~/.pgpass", u.User.Username(), u.Host, u.Path)
+	}
+	if u.Path == "" || u.Path == "/" {
+		c.errorf("store", "the URL names no database; write postgres://user@host:5432/database")
+	}
+	if schema := u.Query().Get("schema"); schema != "" && !schemaName.MatchString(schema) {
+		c.errorf("store", "schema %q is not a valid schema name; use lowercase letters, digits and _, starting with a letter or _, at most 63 characters", schema)
+	}
+}
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)

@@ -76,26 +76,6 @@ func SchemaFor(storeURL, projectDir string) (string, error) {
 	return schema, nil
 }
 
-// CheckURL validates a store URL without connecting: a password written
-// in it is refused, since knit.yaml is usually committed; the password
-// comes from PGPASSWORD or ~/.pgpass instead.
-func CheckURL(storeURL string) error {
-	u, err := url.Parse(storeURL)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %v", redact(storeURL), err)
-	}
-	if _, ok := u.User.Password(); ok {
-		return fmt.Errorf("the URL holds a password; remove it (postgres://%s@%s/...) and set PGPASSWORD in the environment or use ~/.pgpass", u.User.Username(), u.Host)
-	}
-	if u.Query().Get("password") != "" {
-		return fmt.Errorf("the URL holds a password parameter; remove it and set PGPASSWORD in the environment or use ~/.pgpass")
-	}
-	if u.Path == "" || u.Path == "/" {
-		return fmt.Errorf("the URL names no database; write postgres://user@host:5432/database")
-	}
-	return nil
-}
-
 // redact hides any password in a URL for error messages.
 func redact(s string) string {
 	u, err := url.Parse(s)
