@@ -40,6 +40,9 @@ type Config struct {
 	SegmentOrder  []string             `yaml:"-"`
 	Exports       map[string]*Export   `yaml:"exports"`
 	ExportOrder   []string             `yaml:"-"`
+
+	// Serve configures knit serve: see serve.go.
+	Serve *Serve `yaml:"serve"`
 }
 
 // Source is one input: a file or glob of CSV, NDJSON/JSON or Parquet.
