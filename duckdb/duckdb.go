@@ -8,6 +8,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 
 	duckdbdrv "github.com/duckdb/duckdb-go/v2"
@@ -34,7 +36,14 @@ func Open(path string) (*DB, error) {
 	if dsn == ":memory:" {
 		dsn = ""
 	}
-	dsn += "?autoinstall_known_extensions=false&autoload_known_extensions=false"
+	// DuckDB's own memory is capped so knit's total stays within what the
+	// benchmarks promise; beyond it DuckDB spills to a temporary folder
+	// beside the file. KNIT_DUCKDB_MEMORY_LIMIT overrides ("4GB").
+	limit := os.Getenv("KNIT_DUCKDB_MEMORY_LIMIT")
+	if limit == "" {
+		limit = "1536MB"
+	}
+	dsn += "?autoinstall_known_extensions=false&autoload_known_extensions=false&memory_limit=" + url.QueryEscape(limit)
 	connector, err := duckdbdrv.NewConnector(dsn, nil)
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {

@@ -62,7 +62,7 @@ type Graph struct {
 	Types  []TypeSpec
 	Nodes  []Node
 	Edges  []Edge
-	idents map[string]int32
+	idents []map[string]int32 // per identifier type: value → node
 	recs   map[string]int32
 	never  [][2]int32
 	// owner groups limited identifiers that a source's own dedupe rule put
@@ -90,24 +90,27 @@ func (g *Graph) ownerOf(ident int32) int32 {
 
 // New returns an empty graph for the given identifier types.
 func New(types []TypeSpec) *Graph {
-	return &Graph{Types: types, idents: map[string]int32{}, recs: map[string]int32{}}
+	idents := make([]map[string]int32, len(types))
+	for i := range idents {
+		idents[i] = map[string]int32{}
+	}
+	return &Graph{Types: types, idents: idents, recs: map[string]int32{}}
 }
 
 // Ident returns the node of an identifier, creating it on first use.
 func (g *Graph) Ident(typ int, value string) int32 {
-	k := string(rune(typ+1)) + "\x00" + value
-	if n, ok := g.idents[k]; ok {
+	if n, ok := g.idents[typ][value]; ok {
 		return n
 	}
 	n := int32(len(g.Nodes))
 	g.Nodes = append(g.Nodes, Node{Type: int16(typ), Value: value})
-	g.idents[k] = n
+	g.idents[typ][value] = n
 	return n
 }
 
 // LookupIdent returns the node of an identifier, if it exists.
 func (g *Graph) LookupIdent(typ int, value string) (int32, bool) {
-	n, ok := g.idents[string(rune(typ+1))+"\x00"+value]
+	n, ok := g.idents[typ][value]
 	return n, ok
 }
 
