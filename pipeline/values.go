@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/knit-cdp/knit/config"
@@ -136,9 +135,8 @@ func (r *run) dropTable(ctx context.Context, table string) {
 // sqlFloat renders a number of knit's own (a threshold or a weight) as an
 // SQL literal; user text never goes through here.
 func sqlFloat(f float64) string {
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eE") {
-		s += ".0"
-	}
-	return s
+	// Always with an exponent: DuckDB reads a plain decimal literal as
+	// DECIMAL(p,s) sized to its digits, and a CASE mixing -2.44… and
+	// -19.3… then overflows the narrower type; an exponent makes it DOUBLE.
+	return strconv.FormatFloat(f, 'e', -1, 64)
 }
