@@ -56,6 +56,7 @@ written type:value (loyalty_id:707), source/pk (loyalty/707) or a customer ID.`,
 	}
 	root.AddCommand(newRunCmd(), newProfileCmd(), newExplainCmd(), newValidateCmd(), newVersionCmd(), newSchemaCmd(), newDemoDataCmd(), newQueryCmd(), newTrainCmd(), newPairsCmd(), newEvaluateCmd())
 	root.AddCommand(newSegmentCmd(), newTimelineCmd(), newRunsCmd())
+	root.AddCommand(newServeCmd())
 	return root
 }
 
@@ -110,6 +111,9 @@ func newValidateCmd() *cobra.Command {
 
 // openProject loads and validates a project, then opens its engine.
 func openProject(dir string) (*config.Project, engine.Engine, error) {
+	if err := serverHolding(dir); err != nil {
+		return nil, nil, err
+	}
 	proj, err := config.Load(dir)
 	if err != nil {
 		return nil, nil, err

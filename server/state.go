@@ -1,0 +1,474 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/collect"
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/identity"
+	"github.com/knit-cdp/knit/pipeline"
+	"github.com/knit-cdp/knit/standardize"
+)
+
+// Bounds of what the live state keeps in memory (docs/serve.md).
+const (
+	activitiesPerRecord = 100   // most recent collected activities kept per visitor record
+	decisionsKept       = 10000 // most recent live link decisions kept for explain
+)
+
+// state is the live identity graph with what the profile API serves: the
+// last batch result (customers, fields, measures, segments) and every
+// collected event applied on top. The server holds it behind a RWMutex and
+// replaces it whole after a batch run.
+type state struct {
+	proj    *config.Project
+	live    *identity.Live
+	types   []identType
+	typeIdx map[string]int
+	paths   []identPath // serve.identifiers, in type priority order
+	blocked func(raw, std string) bool
+	source  string
+	srcIdx  int
+
+	custOf  map[int32]string    // cluster root → customer ID
+	nodeOf  map[string]int32    // customer ID → a node of its cluster
+	prevIDs map[string]string   // merged customer ID → the ID it went into
+	merged  map[string][]string // customer ID → the IDs merged into it
+	batch   map[string]*batchProfile
+	acts    map[int32][]Activity // visitor record node → its recent activities, oldest first
+	decided []liveDecision       // ring of the latest decisions
+	next    int                  // ring position
+	runAt   time.Time            // when the batch result was produced (zero: none)
+}
+
+type identType struct {
+	name  string
+	std   standardize.Func
+	known bool
+}
+
+type identPath struct {
+	path string
+	typ  int
+}
+
+// batchProfile is what the last batch run says about a customer.
+type batchProfile struct {
+	Known     bool
+	FirstSeen *time.Time
+	LastSeen  *time.Time
+	Fields    map[string]string
+	Measures  map[string]any
+	Segments  []string
+}
+
+// Activity is one collected event on a profile's timeline.
+type Activity struct {
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	Name       string    `json:"name,omitempty"`
+	Timestamp  time.Time `json:"timestamp"`
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+	Source     string    `json:"source"`
+}
+
+// liveDecision is one link the live graph made or refused.
+type liveDecision struct {
+	A, B     int32
+	Accepted bool
+	Reason   string
+	Message  string
+	At       time.Time
+}
+
+func newState(proj *config.Project) (*state, error) {
+	cfg := &proj.Config
+	serve := cfg.Serve
+	s := &state{
+		proj: proj, typeIdx: map[string]int{}, source: serve.Source,
+		custOf: map[int32]string{}, nodeOf: map[string]int32{}, prevIDs: map[string]string{}, merged: map[string][]string{},
+		batch: map[string]*batchProfile{}, acts: map[int32][]Activity{},
+	}
+	var specs []identity.TypeSpec
+	for i, name := range cfg.IdentOrder {
+		it := cfg.Identifiers[name]
+		std, err := standardize.For(it.Normalize, it.DefaultRegion)
+		if err != nil {
+			return nil, err
+		}
+		s.types = append(s.types, identType{name: name, std: std, known: it.Known == nil || *it.Known})
+		s.typeIdx[name] = i
+		specs = append(specs, identity.TypeSpec{Name: name, Limit: it.Limit, Priority: it.Priority, Strong: it.Strong != nil && *it.Strong})
+	}
+	s.live = identity.NewLive(specs)
+	for path, typ := range serve.Identifiers {
+		if i, ok := s.typeIdx[typ]; ok {
+			s.paths = append(s.paths, identPath{path: path, typ: i})
+		}
+	}
+	// Trusted types link first, as in a batch run; then by path for a
+	// fixed order.
+	slices.SortFunc(s.paths, func(a, b identPath) int {
+		return cmp.Or(cmp.Compare(specs[a.typ].Priority, specs[b.typ].Priority), cmp.Compare(a.path, b.path))
+	})
+	s.srcIdx = slices.Index(cfg.SourceOrder, serve.Source)
+	var err error
+	s.blocked, err = pipeline.Blocklist(cfg.Guards)
+	return s, err
+}
+
+// loadBatch reads the last batch result into the live graph: each batch
+// customer becomes one cluster of its records and identifiers, joined by
+// forced links (the batch run already applied the guards) and with its
+// limited identifiers owned by the customer so they count once.
+func (s *state) loadBatch(ctx context.Context, eng engine.Engine) error {
+	ok, err := eng.TableExists(ctx, "profiles")
+	if err != nil || !ok {
+		return err
+	}
+	first := map[string]int32{}
+	join := func(cust string, n int32) {
+		if f, ok := first[cust]; ok {
+			s.live.Union(f, n, identity.AlwaysMatch)
+		} else {
+			first[cust] = n
+		}
+	}
+	owners := map[[2]string]int32{}
+	err = query(ctx, eng, `SELECT type, value, customer_id FROM identifiers WHERE customer_id IS NOT NULL`, func(r *sql.Rows) error {
+		var typ, value, cust string
+		if err := r.Scan(&typ, &value, &cust); err != nil {
+			return err
+		}
+		t, ok := s.typeIdx[typ]
+		if !ok {
+			return nil
+		}
+		n := s.live.Ident(t, value)
+		if o, ok := owners[[2]string{cust, typ}]; ok {
+			s.live.SetOwner(n, o)
+		} else {
+			owners[[2]string{cust, typ}] = n
+		}
+		join(cust, n)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = query(ctx, eng, `SELECT record_key, source, customer_id FROM records WHERE customer_id IS NOT NULL`, func(r *sql.Rows) error {
+		var key, src, cust string
+		if err := r.Scan(&key, &src, &cust); err != nil {
+			return err
+		}
+		join(cust, s.live.Record(slices.Index(s.proj.Config.SourceOrder, src), key))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = query(ctx, eng, `SELECT customer_id, known, first_seen, last_seen FROM profiles`, func(r *sql.Rows) error {
+		var cust string
+		var known bool
+		var firstSeen, lastSeen sql.NullTime
+		if err := r.Scan(&cust, &known, &firstSeen, &lastSeen); err != nil {
+			return err
+		}
+		bp := &batchProfile{Known: known, Fields: map[string]string{}}
+		if firstSeen.Valid {
+			bp.FirstSeen = &firstSeen.Time
+		}
+		if lastSeen.Valid {
+			bp.LastSeen = &lastSeen.Time
+		}
+		s.batch[cust] = bp
+		if n, ok := first[cust]; ok {
+			s.setCustomer(s.live.Find(n), cust)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = query(ctx, eng, `SELECT customer_id, field, value FROM field_lineage`, func(r *sql.Rows) error {
+		var cust, field string
+		var value sql.NullString
+		if err := r.Scan(&cust, &field, &value); err != nil {
+			return err
+		}
+		if bp := s.batch[cust]; bp != nil && value.Valid {
+			bp.Fields[field] = value.String
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = query(ctx, eng, `SELECT customer_id, merged_into FROM customer_ids WHERE status = 'merged'`, func(r *sql.Rows) error {
+		var id string
+		var into sql.NullString
+		if err := r.Scan(&id, &into); err != nil {
+			return err
+		}
+		s.prevIDs[id] = into.String
+		s.merged[into.String] = append(s.merged[into.String], id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.loadInsights(ctx, eng); err != nil {
+		return err
+	}
+	return s.loadGeneric(ctx, eng)
+}
+
+func (s *state) loadInsights(ctx context.Context, eng engine.Engine) error {
+	if ok, _ := eng.TableExists(ctx, "segment_members"); ok {
+		err := query(ctx, eng, `SELECT segment, customer_id FROM segment_members ORDER BY segment`, func(r *sql.Rows) error {
+			var seg, cust string
+			if err := r.Scan(&seg, &cust); err != nil {
+				return err
+			}
+			if bp := s.batch[cust]; bp != nil {
+				bp.Segments = append(bp.Segments, seg)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if ok, _ := eng.TableExists(ctx, "customer_measures"); !ok {
+		return nil
+	}
+	rows, err := eng.Query(ctx, `SELECT * FROM customer_measures`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		var cust string
+		m := map[string]any{}
+		for i, c := range cols {
+			if c == "customer_id" {
+				cust, _ = vals[i].(string)
+			} else {
+				m[c] = vals[i]
+			}
+		}
+		if bp := s.batch[cust]; bp != nil {
+			bp.Measures = m
+		}
+	}
+	return rows.Err()
+}
+
+func (s *state) loadGeneric(ctx context.Context, eng engine.Engine) error {
+	if ok, _ := eng.TableExists(ctx, "generic_values"); !ok {
+		return nil
+	}
+	return query(ctx, eng, `SELECT type, value, seen_with, distinct_values FROM generic_values`, func(r *sql.Rows) error {
+		var typ, value, with string
+		var n int64
+		if err := r.Scan(&typ, &value, &with, &n); err != nil {
+			return err
+		}
+		if t, ok := s.typeIdx[typ]; ok {
+			s.live.MarkGeneric(s.live.Ident(t, value), "generic value: "+typ+":"+value+" was seen with "+itoa(n)+" distinct "+with+" values in the last batch run")
+		}
+		return nil
+	})
+}
+
+func query(ctx context.Context, eng engine.Engine, q string, each func(*sql.Rows) error) error {
+	rows, err := eng.Query(ctx, q)
+	if err != nil {
+		return knit.Wrap(knit.EINTERNAL, err, "loading the last batch result")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *state) setCustomer(root int32, id string) {
+	s.custOf[root] = id
+	s.nodeOf[id] = root
+}
+
+// customer returns the customer ID of a node's cluster, issuing one for a
+// cluster that has none: a UUIDv5 of its first member, the same derivation
+// as a batch run's new IDs, so the next run usually keeps it.
+func (s *state) customer(n int32) string {
+	root := s.live.Find(n)
+	if id, ok := s.custOf[root]; ok {
+		return id
+	}
+	first := s.live.Members(root)[0]
+	node := s.live.Node(first)
+	name := node.Value
+	if !node.Record {
+		name = s.types[node.Type].name + ":" + node.Value
+	}
+	id := uuid.NewSHA1(identity.Namespace, []byte(name)).String()
+	for i := 1; ; i++ {
+		nd, taken := s.nodeOf[id]
+		if (!taken || s.live.Find(nd) == root) && s.prevIDs[id] == "" {
+			break
+		}
+		id = uuid.NewSHA1(identity.Namespace, []byte(name+"#"+itoa(int64(i)))).String()
+	}
+	s.setCustomer(root, id)
+	return id
+}
+
+// apply stitches one event into the live graph and records its activity.
+// It returns the number of links made and refused.
+func (s *state) apply(ev *collect.Event) (made, refused int) {
+	visitor := ev.AnonymousID
+	if visitor == "" {
+		visitor = ev.UserID
+	}
+	rec := s.live.Record(s.srcIdx, s.source+"/"+visitor)
+	s.customer(rec)
+	link := func(a, b int32, msg string) {
+		ida, idb := s.custOf[s.live.Find(a)], s.custOf[s.live.Find(b)]
+		reason, ra, rb := s.live.Union(a, b, identity.CoOccurrence)
+		if ra == rb {
+			return
+		}
+		s.remember(liveDecision{A: a, B: b, Accepted: reason == "", Reason: reason, Message: msg, At: ev.ReceivedAt})
+		if reason != "" {
+			refused++
+			return
+		}
+		made++
+		root := s.live.Find(a)
+		// The merged cluster keeps one ID: a batch customer's over a live
+		// one, else the ID of the larger side; the other resolves to it.
+		keep, gone := ida, idb
+		if keep == "" || gone != "" && s.batch[keep] == nil && s.batch[gone] != nil {
+			keep, gone = idb, ida
+		}
+		delete(s.custOf, ra)
+		delete(s.custOf, rb)
+		if keep != "" {
+			s.setCustomer(root, keep)
+		}
+		if gone != "" && gone != keep {
+			s.prevIDs[gone] = keep
+			s.merged[keep] = append(append(s.merged[keep], gone), s.merged[gone]...)
+			delete(s.merged, gone)
+			delete(s.nodeOf, gone)
+		}
+	}
+	for _, p := range s.paths {
+		raw := ev.Value(p.path)
+		if raw == "" {
+			continue
+		}
+		std, ok := s.types[p.typ].std(raw)
+		if !ok || s.blocked(raw, std) {
+			s.remember(liveDecision{A: rec, B: -1, Reason: "blocked or invalid " + s.types[p.typ].name + " value", Message: ev.MessageID, At: ev.ReceivedAt})
+			refused++
+			continue
+		}
+		link(rec, s.live.Ident(p.typ, std), ev.MessageID)
+	}
+	if ev.Type == "alias" && ev.PreviousID != "" && ev.PreviousID != visitor {
+		link(rec, s.live.Record(s.srcIdx, s.source+"/"+ev.PreviousID), ev.MessageID)
+	}
+	name := ev.Event
+	if name == "" {
+		name = ev.Name
+	}
+	list := append(s.acts[rec], Activity{ID: ev.MessageID, Type: ev.Type, Name: name, Timestamp: ev.Timestamp, ReceivedAt: ev.ReceivedAt, Source: s.source})
+	if len(list) > activitiesPerRecord {
+		list = slices.Delete(list, 0, len(list)-activitiesPerRecord)
+	}
+	s.acts[rec] = list
+	return made, refused
+}
+
+func (s *state) remember(d liveDecision) {
+	if len(s.decided) < decisionsKept {
+		s.decided = append(s.decided, d)
+		return
+	}
+	s.decided[s.next] = d
+	s.next = (s.next + 1) % decisionsKept
+}
+
+// resolve finds the node of a key: type:value, source/pk or a customer ID
+// (current or previous). via says how.
+func (s *state) resolve(key string) (n int32, via, previous string, err error) {
+	k, err := knit.ParseKey(key)
+	if err != nil {
+		return 0, "", "", err
+	}
+	switch {
+	case k.Identifier != nil:
+		t, ok := s.typeIdx[k.Identifier.Type]
+		if !ok {
+			return 0, "", "", knit.Errorf(knit.EINVALID, "unknown identifier type %q; the project has: %s", k.Identifier.Type, strings.Join(s.proj.Config.IdentOrder, ", "))
+		}
+		v, ok := s.types[t].std(k.Identifier.Value)
+		if !ok {
+			return 0, "", "", knit.Errorf(knit.EINVALID, "%q is not a valid %s value", k.Identifier.Value, k.Identifier.Type)
+		}
+		n, ok := s.live.LookupIdent(t, v)
+		if !ok {
+			return 0, "", "", knit.Errorf(knit.ENOTFOUND, "no profile holds %s:%s", k.Identifier.Type, v)
+		}
+		return n, "identifier", "", nil
+	case k.Record != nil:
+		n, ok := s.live.LookupRecord(k.Record.String())
+		if !ok {
+			return 0, "", "", knit.Errorf(knit.ENOTFOUND, "no record %s", k.Record)
+		}
+		return n, "record", "", nil
+	}
+	id := k.CustomerID
+	for hops := 0; hops < 64; hops++ {
+		if n, ok := s.nodeOf[id]; ok {
+			if id != k.CustomerID {
+				previous = k.CustomerID
+			}
+			return n, "customer_id", previous, nil
+		}
+		next, ok := s.prevIDs[id]
+		if !ok || next == "" {
+			break
+		}
+		id = next
+	}
+	return 0, "", "", knit.Errorf(knit.ENOTFOUND, "no customer %s", k.CustomerID)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
