@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +29,9 @@ var _ engine.Engine = (*DB)(nil)
 type DB struct {
 	schema string
 	db     *sql.DB
+
+	mu       sync.Mutex
+	lockConn *sql.Conn // the session holding the run lock, nil when not held
 }
 
 // IsURL reports whether a project's store setting names a PostgreSQL
@@ -269,9 +273,23 @@ func (d *DB) TableExists(ctx context.Context, table string) (bool, error) {
 // lock for the instant of the commit and then read the new table, so they
 // never see a mix; a failure or a lost connection before COMMIT changes
 // nothing.
+//
+// While the run lock is held, the swap runs in the session holding it: a
+// run whose lock session was lost (the connection killed, the server
+// restarted) may no longer be alone, so its swap fails rather than
+// overwrite another run's results.
 func (d *DB) Swap(ctx context.Context, tables []string) error {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
+	d.mu.Lock()
+	conn := d.lockConn
+	d.mu.Unlock()
+	var tx *sql.Tx
+	var err error
+	if conn != nil {
+		tx, err = conn.BeginTx(ctx, nil)
+		if err != nil {
+			return knit.Wrap(knit.ECONFLICT, err, "postgres: the session holding the run lock of schema %s was lost; the results of this run are not swapped in", d.schema)
+		}
+	} else if tx, err = d.db.BeginTx(ctx, nil); err != nil {
 		return fmt.Errorf("postgres: swap: %w", err)
 	}
 	defer tx.Rollback()
@@ -289,8 +307,21 @@ func (d *DB) Swap(ctx context.Context, tables []string) error {
 	return nil
 }
 
-// DropStaged drops staged tables an interrupted run left behind.
+// DropStaged drops staged tables an interrupted run left behind. It is
+// also the cleanup of a run that failed because its sessions were killed,
+// when the pool still holds dead idle connections: database/sql discards a
+// dead connection after one failure, so a few attempts reach a live one.
 func (d *DB) DropStaged(ctx context.Context) error {
+	var err error
+	for range 6 {
+		if err = d.dropStaged(ctx); err == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	return err
+}
+
+func (d *DB) dropStaged(ctx context.Context) error {
 	rows, err := d.db.QueryContext(ctx,
 		`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND right(tablename, length($2)) = $2`, d.schema, engine.StagedSuffix)
 	if err != nil {
@@ -335,7 +366,13 @@ func (d *DB) Lock(ctx context.Context) (func(), error) {
 		conn.Close()
 		return nil, knit.Errorf(knit.ECONFLICT, "another knit run of the project in schema %s is in progress (it holds the run lock); wait for it to finish", d.schema)
 	}
+	d.mu.Lock()
+	d.lockConn = conn
+	d.mu.Unlock()
 	return func() {
+		d.mu.Lock()
+		d.lockConn = nil
+		d.mu.Unlock()
 		// Closing would return the connection to the pool with the lock
 		// still held; unlock first, and discard the connection if that fails.
 		bg := context.WithoutCancel(ctx)

@@ -6,12 +6,16 @@ package postgres
 // once per database (in one schema, by a privileged role) and limited to
 // 255 characters; these PL/pgSQL versions need no extension and no
 // privilege beyond the schema, at the cost of speed (see docs/postgres.md).
-// They follow knit's Go similarity package and DuckDB's built-ins: on
-// characters (DuckDB counts bytes; the pipeline compares ASCII-folded
-// text only, where the two agree), Jaro-Winkler 0 for an empty value and
-// Winkler's prefix boost only from a Jaro score of 0.7. Floating-point
-// operations are done in the same order, in float8, as the Go code, so the
-// scores are equal, not merely close.
+// They follow DuckDB's built-ins, so that a project gives the same links
+// on both engines: on characters (DuckDB counts bytes; the pipeline
+// compares ASCII-folded text only, where the two agree), Jaro-Winkler 0
+// for an empty value, Winkler's prefix boost only from a Jaro score of
+// 0.7, and the transpositions counted as half the out-of-order matches
+// rounded down, as DuckDB (rapidfuzz) does. knit's Go similarity.Jaro
+// halves without rounding, so the two differ when that count is odd
+// ("mikhvyla"/"mikhayla": DuckDB 0.9214, Go 0.9071); see docs/postgres.md.
+// Floating-point operations are done in the same order, in float8, as
+// the Go code, so scores are equal, not merely close.
 func functionsSQL(schema string) []string {
 	s := quote(schema) + "."
 	return []string{
@@ -79,7 +83,7 @@ BEGIN
       k := k + 1;
     END IF;
   END LOOP;
-  score := (m::float8 / la::float8 + m::float8 / lb::float8 + (m::float8 - t::float8 / 2::float8) / m::float8) / 3::float8;
+  score := (m::float8 / la::float8 + m::float8 / lb::float8 + (m::float8 - (t / 2)::float8) / m::float8) / 3::float8;
   IF score < 0.7::float8 THEN RETURN score; END IF;
   WHILE p < least(la, lb, 4) AND ca[p + 1] = cb[p + 1] LOOP p := p + 1; END LOOP;
   RETURN score + p::float8 * 0.1::float8 * (1::float8 - score);
