@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/knit-cdp/knit"
@@ -152,7 +153,9 @@ func (s *Server) activities(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		for _, a := range batch {
-			if !seen[a.ID] {
+			// A collected event is in both: its batch activity_id is
+			// source/messageId.
+			if !seen[a.ID] && !seen[strings.TrimPrefix(a.ID, a.Source+"/")] {
 				acts = append(acts, a)
 			}
 		}
