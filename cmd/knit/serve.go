@@ -178,7 +178,7 @@ func serverHolding(dir string) error {
 		return nil // a stale lock of a killed server
 	}
 	base := "http://" + l.Listen
-	return knit.Errorf(knit.ECONFLICT, strings.Join([]string{
+	return knit.Errorf(knit.ECONFLICT, "%s", strings.Join([]string{
 		fmt.Sprintf("knit serve (pid %d) holds this project at %s; ask it instead:", l.PID, base),
 		fmt.Sprintf(`  profile:  curl -H "Authorization: Bearer $READ_TOKEN" %s/v1/profiles/<key>`, base),
 		fmt.Sprintf(`  explain:  curl -H "Authorization: Bearer $READ_TOKEN" %s/v1/profiles/<key>/explain`, base),
