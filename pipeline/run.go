@@ -256,6 +256,9 @@ func (r *run) load(ctx context.Context) error {
 
 func (r *run) cluster() {
 	r.res = r.g.Resolve(identity.Options{GenericThreshold: r.proj.Config.Guards.GenericThreshold})
+	// The decisions hold every edge now; the graph's copy is hundreds of
+	// megabytes at scale and nothing reads it again.
+	r.g.Edges = nil
 	counts := map[string]*LinkReport{}
 	for _, d := range r.res.Decisions {
 		name := d.Edge.Kind.String()

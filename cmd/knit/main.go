@@ -26,17 +26,13 @@ func main() {
 	}
 }
 
-// tuneMemory trades memory the run has room for against garbage
-// collection work: a batch run keeps millions of small objects alive for
-// minutes, and the default (collect at twice the live heap) spends a tenth
-// of the run marking them. A soft limit keeps the total bounded. GOGC and
+// tuneMemory sets a soft memory limit when the environment sets none: a
+// batch run keeps millions of small objects alive, and past the limit the
+// collector works harder instead of letting the heap double. GOGC and
 // GOMEMLIMIT in the environment win.
 func tuneMemory() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(300)
-	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(2560 << 20)
+		debug.SetMemoryLimit(3 << 30)
 	}
 }
 
