@@ -125,7 +125,7 @@ func newCSVFile(r *Reader, file string) (*csvFile, error) {
 	}
 	stream, closer, err := openStream(r.path(file))
 	if err != nil {
-		return nil, knit.Wrap(knit.ENOTFOUND, err, "source %q: cannot open %s", r.src.Name, file)
+		return nil, knit.Wrap(knit.ErrorCode(err), err, "source %q: cannot open %s", r.src.Name, file)
 	}
 	buffered := bufio.NewReaderSize(stream, 64<<10)
 	if head, _ := buffered.Peek(len(byteOrderMark)); string(head) == byteOrderMark {

@@ -33,7 +33,7 @@ type jsonFile struct {
 func openJSON(r *Reader, file string) (fileReader, error) {
 	stream, closer, err := openStream(r.path(file))
 	if err != nil {
-		return nil, knit.Wrap(knit.ENOTFOUND, err, "source %q: cannot open %s", r.src.Name, file)
+		return nil, knit.Wrap(knit.ErrorCode(err), err, "source %q: cannot open %s", r.src.Name, file)
 	}
 	in := bufio.NewReaderSize(stream, 64<<10)
 	if head, _ := in.Peek(len(byteOrderMark)); string(head) == byteOrderMark {

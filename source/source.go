@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -224,7 +225,7 @@ func matchFiles(dir string, src *config.Source) ([]string, error) {
 	for _, m := range matches {
 		info, err := os.Stat(m)
 		if err != nil {
-			return nil, knit.Wrap(knit.ENOTFOUND, err, "source %q: cannot open %s", src.Name, m)
+			return nil, knit.Wrap(knit.ErrorCode(err), err, "source %q: cannot open %s", src.Name, m)
 		}
 		if info.IsDir() {
 			continue
@@ -274,8 +275,11 @@ func formatOf(src *config.Source, file string) (string, error) {
 // name ends in .gz.
 func openStream(path string) (io.Reader, func() error, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, knit.Wrap(knit.ENOTFOUND, err, "no such file")
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, knit.Wrap(knit.EINVALID, err, "unreadable")
 	}
 	if !strings.HasSuffix(strings.ToLower(path), ".gz") {
 		return f, f.Close, nil
@@ -283,7 +287,7 @@ func openStream(path string) (io.Reader, func() error, error) {
 	gz, err := gzip.NewReader(f)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("not a gzip file: %w", err)
+		return nil, nil, knit.Wrap(knit.EINVALID, err, "not a gzip file")
 	}
 	return gz, func() error {
 		gz.Close()
