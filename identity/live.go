@@ -50,7 +50,7 @@ func (l *Live) Record(source int, key string) int32 {
 
 // LookupIdent and LookupRecord find existing nodes.
 func (l *Live) LookupIdent(typ int, value string) (int32, bool) { return l.g.LookupIdent(typ, value) }
-func (l *Live) LookupRecord(key string) (int32, bool)          { return l.g.LookupRecord(key) }
+func (l *Live) LookupRecord(key string) (int32, bool)           { return l.g.LookupRecord(key) }
 
 // Node returns a node's content.
 func (l *Live) Node(n int32) Node { return l.g.Nodes[n] }
@@ -81,6 +81,15 @@ func (l *Live) Never(a, b int32) {
 
 // Find returns the representative of a node's cluster.
 func (l *Live) Find(n int32) int32 { return l.uf.find(n) }
+
+// Root is Find without path compression: it writes nothing, so readers
+// holding a shared lock may call it concurrently.
+func (l *Live) Root(n int32) int32 {
+	for l.uf.parent[n] != n {
+		n = l.uf.parent[n]
+	}
+	return n
+}
 
 // Members returns the nodes of the cluster whose root is given.
 func (l *Live) Members(root int32) []int32 { return l.members[root] }

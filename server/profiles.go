@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,13 +42,20 @@ type KeyringEntry struct {
 }
 
 // profileOf builds a profile from the live state; the caller holds mu.
-func (st *state) profileOf(key string) (*Profile, int32, error) {
+func (st *state) profileOf(key string, issue bool) (*Profile, int32, error) {
 	n, via, prev, err := st.resolve(key)
 	if err != nil {
 		return nil, 0, err
 	}
-	root := st.live.Find(n)
-	p := &Profile{CustomerID: st.customer(root), Via: via, PreviousID: prev, Fields: map[string]any{},
+	root := st.live.Root(n)
+	id, ok := st.custOf[root]
+	if !ok && !issue {
+		return nil, 0, errNeedsID
+	}
+	if !ok {
+		id = st.customer(root)
+	}
+	p := &Profile{CustomerID: id, Via: via, PreviousID: prev, Fields: map[string]any{},
 		Keyring: []KeyringEntry{}, Records: []string{}, Segments: []string{}, PreviousIDs: []string{}}
 	var batchIDs []string
 	for _, m := range st.live.Members(root) {
@@ -105,10 +113,36 @@ func (st *state) profileOf(key string) (*Profile, int32, error) {
 	return p, root, nil
 }
 
+// errNeedsID says a lookup under the read lock found a cluster without a
+// customer ID (an identifier whose link was refused): issuing one is a
+// write, so the lookup is retried under the write lock.
+var errNeedsID = errors.New("needs a customer ID")
+
+// lookupProfile runs f on a profile under the read lock (lookups run in
+// parallel with each other), or under the write lock when an ID must be
+// issued first.
+func (s *Server) lookupProfile(key string, f func(p *Profile, root int32)) error {
+	s.mu.RLock()
+	p, root, err := s.st.profileOf(key, false)
+	if err == nil {
+		f(p, root)
+	}
+	s.mu.RUnlock()
+	if err != errNeedsID {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, root, err = s.st.profileOf(key, true)
+	if err == nil {
+		f(p, root)
+	}
+	return err
+}
+
 func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
-	s.mu.Lock() // customer() may issue an ID: a write
-	p, _, err := s.st.profileOf(r.PathValue("key"))
-	s.mu.Unlock()
+	var p *Profile
+	err := s.lookupProfile(r.PathValue("key"), func(got *Profile, _ int32) { p = got })
 	if err != nil {
 		return err
 	}
@@ -131,15 +165,14 @@ func (s *Server) activities(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	p, root, err := s.st.profileOf(r.PathValue("key"))
+	var p *Profile
 	var acts []Activity
-	if err == nil {
+	err = s.lookupProfile(r.PathValue("key"), func(got *Profile, root int32) {
+		p = got
 		for _, m := range s.st.live.Members(root) {
 			acts = append(acts, s.st.acts[m]...)
 		}
-	}
-	s.mu.Unlock()
+	})
 	if err != nil {
 		return err
 	}
@@ -243,11 +276,11 @@ type LiveLink struct {
 }
 
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) error {
-	s.mu.Lock()
-	p, root, err := s.st.profileOf(r.PathValue("key"))
+	var p *Profile
 	var links []LiveLink
 	batchID := ""
-	if err == nil {
+	err := s.lookupProfile(r.PathValue("key"), func(got *Profile, root int32) {
+		p = got
 		for _, id := range append([]string{p.CustomerID}, p.PreviousIDs...) {
 			if s.st.batch[id] != nil {
 				batchID = id
@@ -265,12 +298,11 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) error {
 			return s.st.types[node.Type].name + ":" + node.Value
 		}
 		for _, d := range s.st.decided {
-			if s.st.live.Find(d.A) == root || d.B >= 0 && s.st.live.Find(d.B) == root {
+			if s.st.live.Root(d.A) == root || d.B >= 0 && s.st.live.Root(d.B) == root {
 				links = append(links, LiveLink{A: name(d.A), B: name(d.B), Accepted: d.Accepted, Reason: d.Reason, MessageID: d.Message, At: d.At})
 			}
 		}
-	}
-	s.mu.Unlock()
+	})
 	if err != nil {
 		return err
 	}
