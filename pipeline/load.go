@@ -101,22 +101,17 @@ var defaultBlocked = []string{
 	"email@email.com", "a@a.com", "x@x.com", "na@na.com", "unknown@unknown.com", "guest", "guest@guest.com",
 }
 
-// defaultBlockedPatterns catch families of junk: only punctuation and
-// placeholder domains. One repeated digit (5555555555) is checked in code:
-// RE2 has no back-references.
-var defaultBlockedPatterns = []string{
-	`^[^\p{L}\p{N}]*$`,
-	`^[^@]*@(test|invalid)\.(com|org|net)$`,
-}
+// Families of junk beyond the list are checked in code, not regular
+// expressions: every identifier of every row passes through here. Values
+// made only of punctuation are nulls (isNullLike); placeholder domains and
+// one repeated digit (5555555555) are junk.
+var placeholderDomains = []string{"@test.com", "@test.org", "@test.net", "@invalid.com", "@invalid.org", "@invalid.net"}
 
 func newBlocklist(g config.Guards) (*blocklist, error) {
 	b := &blocklist{values: map[string]bool{}, defaults: !g.NoDefaults}
 	if !g.NoDefaults {
 		for _, v := range defaultBlocked {
 			b.values[v] = true
-		}
-		for _, p := range defaultBlockedPatterns {
-			b.patterns = append(b.patterns, regexp.MustCompile(p))
 		}
 	}
 	for _, v := range g.BlockedValues {
@@ -137,11 +132,20 @@ func (b *blocklist) blocked(raw, std string) bool {
 	if b.values[strings.ToLower(strings.TrimSpace(raw))] || b.values[std] {
 		return true
 	}
-	if b.defaults && oneRepeatedDigit(std) {
+	if b.defaults && (oneRepeatedDigit(std) || placeholderEmail(std)) {
 		return true
 	}
 	for _, re := range b.patterns {
 		if re.MatchString(std) {
+			return true
+		}
+	}
+	return false
+}
+
+func placeholderEmail(s string) bool {
+	for _, d := range placeholderDomains {
+		if strings.HasSuffix(s, d) {
 			return true
 		}
 	}
