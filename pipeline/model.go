@@ -29,10 +29,13 @@ type ModelReport struct {
 	Links     int64   `json:"links"`           // pairs at or above the threshold
 	Threshold float64 `json:"threshold"`
 	Seconds   float64 `json:"seconds"`
-	// CountSeconds counts the candidate pairs; ScoreSeconds scores them
-	// and reads back those kept; PairsPerSec is Pairs / ScoreSeconds.
+	// ScoreSeconds generates, scores and counts every candidate pair in
+	// the engine (levels and weights), until the first kept pair arrives;
+	// ReadSeconds reads back and explains those kept; CountSeconds counts
+	// the pairs apart when none was kept. PairsPerSec is Pairs / ScoreSeconds.
 	CountSeconds float64 `json:"count_seconds"`
 	ScoreSeconds float64 `json:"score_seconds"`
+	ReadSeconds  float64 `json:"read_seconds"`
 	PairsPerSec  float64 `json:"pairs_per_second"`
 }
 
@@ -147,6 +150,9 @@ type modelPlan struct {
 	recs   []int32
 	vector []string // per comparison: the SQL of its level index
 	tfComp []int    // comparisons with a TF level
+
+	cachedRec *record           // the record whose values cache holds
+	cache     map[string]string // field → standardised value of cachedRec
 }
 
 // newModelPlan stages the values the model compares and compiles its
@@ -189,19 +195,38 @@ func (p *modelPlan) column(key string, typ engine.Type, value func(rec *record) 
 
 func (p *modelPlan) textCol(field string) string {
 	return p.column("text "+field, engine.Text, func(rec *record) any {
-		return nullString(asciiValue(p.r.ruleValue(rec, field)))
+		return nullString(p.value(rec, field))
 	})
+}
+
+// value is a record's standardised ASCII value of field. Staging asks for
+// the same field several times per record (text, parts, date, term
+// frequency), so the values of the record being staged are cached.
+func (p *modelPlan) value(rec *record, field string) string {
+	if p.cachedRec != rec {
+		p.cachedRec = rec
+		clear(p.cache)
+	}
+	if v, ok := p.cache[field]; ok {
+		return v
+	}
+	if p.cache == nil {
+		p.cache = map[string]string{}
+	}
+	v := asciiValue(p.r.ruleValue(rec, field))
+	p.cache[field] = v
+	return v
 }
 
 func (p *modelPlan) partCol(field, part string) string {
 	return p.column("part "+part+" "+field, engine.Text, func(rec *record) any {
-		return nullString(knitfs.Part(asciiValue(p.r.ruleValue(rec, field)), part))
+		return nullString(knitfs.Part(p.value(rec, field), part))
 	})
 }
 
 func (p *modelPlan) dateCol(field string) string {
 	return p.column("date "+field, engine.BigInt, func(rec *record) any {
-		t, ok := knitfs.ParseDate(p.r.ruleValue(rec, field))
+		t, ok := knitfs.ParseDate(p.value(rec, field))
 		if !ok {
 			return nil
 		}
@@ -211,7 +236,7 @@ func (p *modelPlan) dateCol(field string) string {
 
 func (p *modelPlan) numCol(field string) string {
 	return p.column("num "+field, engine.Double, func(rec *record) any {
-		x, err := strconv.ParseFloat(p.r.ruleValue(rec, field), 64)
+		x, err := strconv.ParseFloat(p.value(rec, field), 64)
 		if err != nil {
 			return nil
 		}
@@ -221,7 +246,7 @@ func (p *modelPlan) numCol(field string) string {
 
 func (p *modelPlan) tfCol(field string) string {
 	return p.column("tf "+field, engine.Double, func(rec *record) any {
-		f, ok := p.model.TF[field][asciiValue(p.r.ruleValue(rec, field))]
+		f, ok := p.model.TF[field][p.value(rec, field)]
 		if !ok {
 			return nil
 		}
@@ -298,7 +323,12 @@ func (p *modelPlan) blockSQL(rule []string) string {
 // are unioned without duplicates and without a DISTINCT over all pairs.
 // Each row is (a, b, v0…vn, t…, x…): the record indexes, the level of every
 // comparison, then for TF comparisons the term frequency and the value.
-func (p *modelPlan) pairsSQL(rules [][]string) string {
+func (p *modelPlan) pairsSQL(rules [][]string) string { return p.sampledPairsSQL(rules, 1) }
+
+// sampledPairsSQL is pairsSQL keeping about one pair in every: a pair is
+// kept by a hash of its record indexes, so the sample is repeatable and
+// independent of the pair's values.
+func (p *modelPlan) sampledPairsSQL(rules [][]string, every int64) string {
 	cols := []string{"l.rid AS a", "r.rid AS b"}
 	for ci, v := range p.vector {
 		cols = append(cols, v+" AS v"+strconv.Itoa(ci))
@@ -313,6 +343,9 @@ func (p *modelPlan) pairsSQL(rules [][]string) string {
 		link = " AND l.src <> r.src"
 	case "dedupe_only":
 		link = " AND l.src = r.src"
+	}
+	if every > 1 {
+		link += fmt.Sprintf(" AND (l.rid * 7919 + r.rid * 104729) %% %d = 0", every)
 	}
 	var passes []string
 	for i, rule := range rules {
@@ -483,50 +516,63 @@ func (r *run) scoreModel(ctx context.Context) error {
 	r.rep.Model = rep
 	pairs := p.pairsSQL(cfg.Blocking)
 	floor := math.Log2(cfg.ReviewFloor) - math.Log2(1-cfg.ReviewFloor)
-	// Counting the candidate pairs is a cheaper join without similarity
-	// functions; it is timed apart so pairs per second measures scoring.
-	countStart := time.Now()
-	if rep.Pairs, err = r.countPairs(ctx, pairs); err != nil {
+	// Scoring runs entirely in the engine, in one pass over the candidate
+	// pairs: every comparison's level (CASE expressions), the weight, and
+	// the number of pairs (a window over all of them, before the review
+	// floor). Go reads back only the pairs kept for review, each as its
+	// record indexes, one integer coding its levels and the agreeing
+	// values of TF levels.
+	code, radix, err := p.levelCodeSQL()
+	if err != nil {
 		return err
 	}
-	countTime := time.Since(countStart)
+	sel := []string{"a", "b", code + " AS code"}
+	for _, ci := range p.tfComp {
+		var tfLevels []string
+		for k, l := range model.Comparisons[ci].Levels {
+			if l.TF {
+				tfLevels = append(tfLevels, strconv.Itoa(k))
+			}
+		}
+		sel = append(sel, fmt.Sprintf("CASE WHEN v%d IN (%s) THEN x%d END AS x%d", ci, strings.Join(tfLevels, ", "), ci, ci))
+	}
+	scored := "SELECT " + strings.Join(sel, ", ") + ", " + p.weightSQL() + " AS w, count(*) OVER () AS n FROM (" + pairs + ") p"
+	var xcols []string
+	for _, ci := range p.tfComp {
+		xcols = append(xcols, fmt.Sprintf(", x%d", ci))
+	}
 	scoreStart := time.Now()
-	q := "SELECT * FROM (SELECT *, " + p.weightSQL() + " AS w FROM (" + pairs + ") p) s WHERE w >= " + sqlFloat(floor) + " ORDER BY a, b"
-	rows, err := r.eng.Query(ctx, q)
+	rows, err := r.eng.Query(ctx, "SELECT a, b, code"+strings.Join(xcols, "")+", n FROM ("+scored+") s WHERE w >= "+sqlFloat(floor)+" ORDER BY a, b")
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	colNames, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	var a, b int64
-	var w float64
-	levels := make([]int64, len(model.Comparisons))
-	tfs := make([]*float64, len(p.tfComp))
+	var scoreTime time.Duration
+	var readStart time.Time
+	counted := false
+	var a, b, levelCode int64
 	xs := make([]*string, len(p.tfComp))
-	dest := []any{&a, &b}
-	for i := range levels {
-		dest = append(dest, &levels[i])
-	}
+	dest := []any{&a, &b, &levelCode}
 	for i := range p.tfComp {
-		dest = append(dest, &tfs[i], &xs[i])
+		dest = append(dest, &xs[i])
 	}
-	dest = append(dest, &w)
-	if len(dest) != len(colNames) {
-		return fmt.Errorf("model scoring: %d columns, expected %d", len(colNames), len(dest))
-	}
+	dest = append(dest, &rep.Pairs)
 	idx := r.ruleIndex("model", identity.Rule)
 	group := int32(len(r.proj.Config.Unify.Rules))
-	v := make(knitfs.Vector, len(levels))
-	values := make([]string, len(levels))
+	v := make(knitfs.Vector, len(model.Comparisons))
+	values := make([]string, len(model.Comparisons))
+	explained := map[string]*renderedExplanation{}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		for i, l := range levels {
-			v[i] = uint8(l)
+		if !counted {
+			// The first row arrives once the engine has scored every pair.
+			scoreTime, readStart, counted = time.Since(scoreStart), time.Now(), true
+		}
+		for i, n := range radix {
+			v[i] = uint8(levelCode % n)
+			levelCode /= n
 		}
 		clear(values)
 		for i, ci := range p.tfComp {
@@ -534,33 +580,92 @@ func (r *run) scoreModel(ctx context.Context) error {
 				values[ci] = *xs[i]
 			}
 		}
-		ex := model.Explain(v, values)
-		if ex.Probability < cfg.ReviewFloor {
+		// Pairs with the same levels (and the same agreeing TF values)
+		// have the same explanation: render each once and share its
+		// strings, so kept pairs cost a map lookup, not an explanation.
+		key := explainKey(v, values, p.tfComp)
+		ex, ok := explained[key]
+		if !ok {
+			e := model.Explain(v, values)
+			ex = &renderedExplanation{ex: e, vector: vectorString(v), line: explanationLine(e)}
+			if e.Link {
+				ex.detail = explanationJSON(e)
+			}
+			explained[key] = ex
+		}
+		if ex.ex.Probability < cfg.ReviewFloor {
 			continue
 		}
 		ra, rb := r.recs[a], r.recs[b]
-		text := explanationLine(ex)
-		r.scored = append(r.scored, scoredPair{a: int32(a), b: int32(b), weight: ex.Weight, probability: ex.Probability, vector: vectorString(v), explanation: text})
+		r.scored = append(r.scored, scoredPair{a: int32(a), b: int32(b), weight: ex.ex.Weight, probability: ex.ex.Probability, vector: ex.vector, explanation: ex.line})
 		rep.Kept++
-		if !ex.Link {
+		if !ex.ex.Link {
 			continue
 		}
 		r.g.Link(identity.Edge{A: ra.node, B: rb.node, Kind: identity.Rule, Group: group, Rule: idx})
 		k := edgeKey(ra.node, rb.node, idx)
-		r.ruleEvidence[k] = text
-		r.ruleScores[k] = scoredEvidence{score: ex.Probability, detail: explanationJSON(ex)}
+		r.ruleEvidence[k] = ex.line
+		r.ruleScores[k] = scoredEvidence{score: ex.ex.Probability, detail: ex.detail}
 		rep.Links++
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	if !counted {
+		// No pair reached the review floor: count them apart.
+		scoreTime, readStart = time.Since(scoreStart), time.Now()
+		if rep.Pairs, err = r.countPairs(ctx, pairs); err != nil {
+			return err
+		}
+		rep.CountSeconds = time.Since(readStart).Seconds()
+	} else {
+		rep.ReadSeconds = time.Since(readStart).Seconds()
+	}
 	rep.Seconds = time.Since(start).Seconds()
-	rep.CountSeconds = countTime.Seconds()
-	if d := time.Since(scoreStart).Seconds(); d > 0 {
+	if d := scoreTime.Seconds(); d > 0 {
 		rep.ScoreSeconds = d
 		rep.PairsPerSec = float64(rep.Pairs) / d
 	}
 	return nil
+}
+
+// levelCodeSQL packs the levels v0…vn of a scored pair into one integer,
+// comparison i's level being digit i in radix len(levels of i), so a kept
+// pair comes back as three numbers instead of one column per comparison.
+func (p *modelPlan) levelCodeSQL() (string, []int64, error) {
+	var terms []string
+	radix := make([]int64, len(p.model.Comparisons))
+	place := int64(1)
+	for ci, c := range p.model.Comparisons {
+		radix[ci] = int64(len(c.Levels))
+		terms = append(terms, fmt.Sprintf("v%d * %d", ci, place))
+		if place > math.MaxInt64/64/radix[ci] {
+			return "", nil, knit.Errorf(knit.EINVALID, "unify.model: %d comparisons with these many levels are more than scoring can pack; use fewer comparisons or levels", len(p.model.Comparisons))
+		}
+		place *= radix[ci]
+	}
+	return "(" + strings.Join(terms, " + ") + ")", radix, nil
+}
+
+// renderedExplanation is an explanation with its strings, shared by every
+// pair with the same levels and TF values.
+type renderedExplanation struct {
+	ex     knitfs.Explanation
+	vector string
+	line   string
+	detail string // JSON, for links only
+}
+
+// explainKey identifies what an explanation depends on: the level of every
+// comparison and the agreeing value of each TF comparison.
+func explainKey(v knitfs.Vector, values []string, tfComp []int) string {
+	var b strings.Builder
+	b.Write(v)
+	for _, ci := range tfComp {
+		b.WriteByte(0)
+		b.WriteString(values[ci])
+	}
+	return b.String()
 }
 
 func (r *run) countPairs(ctx context.Context, pairs string) (int64, error) {

@@ -128,8 +128,8 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "  generic value %s (seen with %d %s values)\n", g.Value, g.Distinct, g.SeenWith)
 	}
 	if m := r.Model; m != nil {
-		fmt.Fprintf(w, "\nmodel: %d records, %d candidate pairs scored in %.2fs (%.0f pairs/s), %d kept for review, %d links at probability ≥ %g\n",
-			m.Records, m.Pairs, m.ScoreSeconds, m.PairsPerSec, m.Kept, m.Links, m.Threshold)
+		fmt.Fprintf(w, "\nmodel: %d records, %d candidate pairs scored in %.2fs (%.0f pairs/s), %d kept for review (read in %.2fs), %d links at probability ≥ %g\n",
+			m.Records, m.Pairs, m.ScoreSeconds, m.PairsPerSec, m.Kept, m.ReadSeconds, m.Links, m.Threshold)
 	}
 	fmt.Fprintf(w, "\nprofiles %d (known %d, unknown %d); %d records without a profile\n",
 		r.Profiles.Total, r.Profiles.Known, r.Profiles.Unknown, r.RecordsWithoutProfile)

@@ -15,15 +15,18 @@ import (
 
 // TrainReport is what "knit train" did.
 type TrainReport struct {
-	File         string      `json:"file"`
-	Records      int64       `json:"records"`
-	SamplePairs  int64       `json:"sample_pairs"`
-	Passes       []EMPass    `json:"em_passes"`
-	BlockedPairs int64       `json:"blocked_pairs"` // pairs the prediction blocking generates
-	TotalPairs   int64       `json:"total_pairs"`   // all pairs the link type allows
-	Prior        float64     `json:"prior"`
-	Stages       []StageTime `json:"stages"`
-	Seconds      float64     `json:"seconds"`
+	File         string   `json:"file"`
+	Records      int64    `json:"records"`
+	SamplePairs  int64    `json:"sample_pairs"`
+	Passes       []EMPass `json:"em_passes"`
+	BlockedPairs int64    `json:"blocked_pairs"` // pairs the prediction blocking generates
+	TotalPairs   int64    `json:"total_pairs"`   // all pairs the link type allows
+	// PriorSampleEvery is 1 when the prior read every blocked pair, k when
+	// it read about one in k (a deterministic sample).
+	PriorSampleEvery int64       `json:"prior_sample_every"`
+	Prior            float64     `json:"prior"`
+	Stages           []StageTime `json:"stages"`
+	Seconds          float64     `json:"seconds"`
 }
 
 // EMPass reports one EM pass.
@@ -108,7 +111,10 @@ func Train(ctx context.Context, proj *config.Project, eng engine.Engine, opt Opt
 		return nil, nil, err
 	}
 	err = step("prior", func() error {
-		vs, total, err := p.vectorCounts(ctx, p.pairsSQL(cfg.Blocking))
+		// Counting the blocked pairs is a join without similarity
+		// functions; the prior then needs only the vectors of a
+		// deterministic sample of them, scaled back up.
+		total, err := r.countPairs(ctx, p.pairsSQL(cfg.Blocking))
 		if err != nil {
 			return err
 		}
@@ -116,7 +122,16 @@ func Train(ctx context.Context, proj *config.Project, eng engine.Engine, opt Opt
 		if total == 0 {
 			return knit.Errorf(knit.EINVALID, "%s: unify.model.blocking generates no pair; loosen it", proj.Path)
 		}
-		rep.Prior, err = model.EstimatePrior(vs, rep.TotalPairs)
+		every := max(1, (total+priorSamplePairs-1)/priorSamplePairs)
+		vs, _, err := p.vectorCounts(ctx, p.sampledPairsSQL(cfg.Blocking, every))
+		if err != nil {
+			return err
+		}
+		for i := range vs {
+			vs[i].N *= every
+		}
+		rep.PriorSampleEvery = every
+		rep.Prior, err = model.EstimatePrior(vs, max(rep.TotalPairs, sumCounts(vs)))
 		return err
 	})
 	if err != nil {
@@ -129,6 +144,19 @@ func Train(ctx context.Context, proj *config.Project, eng engine.Engine, opt Opt
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return model, rep, nil
+}
+
+// priorSamplePairs is about how many blocked pairs the prior step scores:
+// λ is an average over them, and two million pairs pin it far more tightly
+// than m and u are known.
+const priorSamplePairs = 2_000_000
+
+func sumCounts(vs []knitfs.VectorCount) int64 {
+	var n int64
+	for _, v := range vs {
+		n += v.N
+	}
+	return n
 }
 
 // termFrequencies fills model.TF for the fields of comparisons with a TF
@@ -257,7 +285,11 @@ func (r *run) estimateM(ctx context.Context, p *modelPlan, rep *TrainReport) err
 // Print writes the training report.
 func (t *TrainReport) Print(w interface{ Write([]byte) (int, error) }) {
 	fmt.Fprintf(w, "trained %s in %.2fs\n", t.File, t.Seconds)
-	fmt.Fprintf(w, "  records %d; u from %d random pairs; prior %.3g from %d blocked pairs of %d possible\n", t.Records, t.SamplePairs, t.Prior, t.BlockedPairs, t.TotalPairs)
+	fmt.Fprintf(w, "  records %d; u from %d random pairs; prior %.3g from %d blocked pairs of %d possible", t.Records, t.SamplePairs, t.Prior, t.BlockedPairs, t.TotalPairs)
+	if t.PriorSampleEvery > 1 {
+		fmt.Fprintf(w, " (scored one in %d)", t.PriorSampleEvery)
+	}
+	fmt.Fprintln(w)
 	for _, p := range t.Passes {
 		fmt.Fprintf(w, "  EM pass blocked on %s: %d pairs, %d iterations (converged %v), fixed %s\n", p.Blocking, p.Pairs, p.Iterations, p.Converged, strings.Join(p.Fixed, ", "))
 	}
