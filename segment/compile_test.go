@@ -19,6 +19,9 @@ func (duckLike) Name() string                { return "ducklike" }
 func (duckLike) Quote(name string) string    { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 func (duckLike) Param(int) string            { return "?" }
 func (duckLike) TypeName(engine.Type) string { return "VARCHAR" }
+func (duckLike) Similarity(metric, a, b string) string {
+	return "jaro_winkler_similarity(" + a + ", " + b + ")"
+}
 
 // pgLike numbers its placeholders, as PostgreSQL does.
 type pgLike struct{ duckLike }
