@@ -336,7 +336,7 @@ func Explain(ctx context.Context, eng engine.Engine, res *Resolved) (*Explanatio
 	}
 	ex := &Explanation{Profile: p}
 	err = each(ctx, eng, `SELECT ri.record_key, ri.type, ri.value, ri.raw FROM record_identifiers ri
-JOIN records r ON r.record_key = ri.record_key WHERE r.customer_id = ? ORDER BY ri.type, ri.value, ri.record_key`,
+JOIN records r ON r.record_key = ri.record_key WHERE r.customer_id = ? AND ri.linked ORDER BY ri.type, ri.value, ri.record_key`,
 		[]any{res.CustomerID}, func(rows *sql.Rows) error {
 			var c Carried
 			err := rows.Scan(&c.Record, &c.Type, &c.Value, &c.Raw)

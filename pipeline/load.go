@@ -43,6 +43,7 @@ type record struct {
 
 type recIdent struct {
 	typ   int
+	node  int32  // the identifier's graph node, set when the record enters the graph
 	value string // standardised
 	raw   string
 }
@@ -430,8 +431,9 @@ func (r *run) commitProfiles(s *sourceRun, pending map[string]*record) {
 		node, _ := r.g.Record(s.rank, s.cfg.Name+"/"+pk)
 		rec.node = node
 		r.addRecord(rec)
-		for _, id := range rec.idents {
-			r.g.Link(identity.Edge{A: node, B: r.ident(id.typ, id.value), Kind: identity.HasIdentifier, Group: int32(s.rank), Rule: -1})
+		for i, id := range rec.idents {
+			rec.idents[i].node = r.ident(id.typ, id.value)
+			r.g.Link(identity.Edge{A: node, B: rec.idents[i].node, Kind: identity.HasIdentifier, Group: int32(s.rank), Rule: -1})
 		}
 	}
 	s.rep.Records = int64(len(pks))
@@ -452,7 +454,7 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 			var rec *record
 			if created {
 				rec = &record{node: node, source: s.rank, pk: v, file: row.File, line: row.Line, first: ts, updated: ts, group: -1,
-					idents: []recIdent{{typ: identTypes[visitorCol], value: v, raw: visitorRaw}}, filled: 1}
+					idents: []recIdent{{typ: identTypes[visitorCol], node: visitor, value: v, raw: visitorRaw}}, filled: 1}
 				r.addRecord(rec)
 				s.rep.Records++
 				r.g.Link(identity.Edge{A: node, B: visitor, Kind: identity.HasIdentifier, Group: int32(s.rank), Rule: -1})

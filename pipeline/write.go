@@ -112,33 +112,71 @@ func (r *run) write(ctx context.Context) error {
 			ris = append(ris, ri{i, id})
 		}
 	}
-	g.Go(func() error {
-		return r.loadTable(ctx, "record_identifiers", []engine.Column{
-			{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
-			{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text},
-		}, len(ris), func(i int, out []any) {
-			x := ris[i]
-			out[0], out[1], out[2], out[3] = r.g.Nodes[r.recs[x.rec].node].Value, r.types[x.id.typ].name, x.id.value, x.id.raw
-		})
-	})
-
-	var idents []int32
+	// record_identifiers says which record carries which identifier and
+	// whether the link held (a refused one leaves the identifier in
+	// another cluster). The identifiers index is then built by the engine
+	// from it; only identifiers no record links (seen through
+	// co-occurrence alone, or refused everywhere) are written from here.
+	covered := make([]bool, len(r.g.Nodes))
+	for _, rec := range r.recs {
+		for _, id := range rec.idents {
+			if r.res.Root[id.node] == r.res.Root[rec.node] {
+				covered[id.node] = true
+			}
+		}
+	}
+	var loose []int32
 	for n, node := range r.g.Nodes {
-		if !node.Record {
-			idents = append(idents, int32(n))
+		if !node.Record && !covered[n] {
+			loose = append(loose, int32(n))
 		}
 	}
 	g.Go(func() error {
-		return r.loadTable(ctx, "identifiers", []engine.Column{
+		return r.loadTable(ctx, "record_identifiers", []engine.Column{
+			{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
+			{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text}, {Name: "linked", Type: engine.Bool},
+		}, len(ris), func(i int, out []any) {
+			x := ris[i]
+			rec := r.recs[x.rec]
+			out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, r.types[x.id.typ].name, x.id.value, x.id.raw
+			out[4] = r.res.Root[x.id.node] == r.res.Root[rec.node]
+		})
+	})
+	g.Go(func() error {
+		return r.loadTable(ctx, "loose_identifiers", []engine.Column{
 			{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text}, {Name: "customer_id", Type: engine.Text},
-		}, len(idents), func(i int, out []any) {
-			n := idents[i]
+		}, len(loose), func(i int, out []any) {
+			n := loose[i]
 			out[0], out[1], out[2] = r.types[r.g.Nodes[n].Type].name, r.g.Nodes[n].Value, customerOf(n)
 		})
 	})
 	g.Go(func() error { return r.writeMatchPairs(ctx, customerOf) })
 	g.Go(func() error { return r.writeMeta(ctx) })
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return r.buildIdentifiers(ctx)
+}
+
+// buildIdentifiers writes the keyring index (type, value → customer) in
+// the engine from record_identifiers, records and the loose identifiers,
+// instead of appending millions of rows from Go.
+func (r *run) buildIdentifiers(ctx context.Context) error {
+	q := r.eng.Dialect().Quote
+	ids, ri, recs, loose := q(engine.StagedName("identifiers")), q(engine.StagedName("record_identifiers")),
+		q(engine.StagedName("records")), q(engine.StagedName("loose_identifiers"))
+	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+ids); err != nil {
+		return err
+	}
+	stmt := `CREATE TABLE ` + ids + ` AS
+SELECT ri.type, ri.value, MIN(rec.customer_id) AS customer_id
+FROM ` + ri + ` ri JOIN ` + recs + ` rec ON rec.record_key = ri.record_key
+WHERE ri.linked GROUP BY ri.type, ri.value
+UNION ALL SELECT type, value, customer_id FROM ` + loose
+	if err := r.eng.Exec(ctx, stmt); err != nil {
+		return err
+	}
+	return r.eng.Exec(ctx, "DROP TABLE "+loose)
 }
 
 // writeLinks stores every decision that explains a profile: accepted links
