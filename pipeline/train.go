@@ -149,7 +149,7 @@ func Train(ctx context.Context, proj *config.Project, eng engine.Engine, opt Opt
 // priorSamplePairs is about how many blocked pairs the prior step scores:
 // λ is an average over them, and two million pairs pin it far more tightly
 // than m and u are known.
-const priorSamplePairs = 2_000_000
+var priorSamplePairs int64 = 2_000_000
 
 func sumCounts(vs []knitfs.VectorCount) int64 {
 	var n int64
