@@ -325,12 +325,17 @@ func (p *modelPlan) blockSQL(rule []string) string {
 // comparison, then for TF comparisons the term frequency and the value.
 func (p *modelPlan) pairsSQL(rules [][]string) string { return p.sampledPairsSQL(rules, 1) }
 
-// sampledPairsSQL is pairsSQL keeping about one pair in every: a pair is
-// kept by a hash of its record indexes, so the sample is repeatable and
+// sampledPairsSQL is pairsSQL where only about one pair in every is
+// compared: the others keep level -1 on every comparison, so one pass
+// both counts all pairs and gives the vectors of the sample. A pair is
+// chosen by a hash of its record indexes, so the sample is repeatable and
 // independent of the pair's values.
 func (p *modelPlan) sampledPairsSQL(rules [][]string, every int64) string {
 	cols := []string{"l.rid AS a", "r.rid AS b"}
 	for ci, v := range p.vector {
+		if every > 1 {
+			v = fmt.Sprintf("CASE WHEN (l.rid * 7919 + r.rid * 104729) %% %d = 0 THEN %s ELSE -1 END", every, v)
+		}
 		cols = append(cols, v+" AS v"+strconv.Itoa(ci))
 	}
 	for _, ci := range p.tfComp {
@@ -344,9 +349,6 @@ func (p *modelPlan) sampledPairsSQL(rules [][]string, every int64) string {
 	case "dedupe_only":
 		link = " AND l.src = r.src"
 	}
-	if every > 1 {
-		link += fmt.Sprintf(" AND (l.rid * 7919 + r.rid * 104729) %% %d = 0", every)
-	}
 	var passes []string
 	for i, rule := range rules {
 		on := p.blockSQL(rule) + " AND l.rid < r.rid" + link
@@ -358,8 +360,38 @@ func (p *modelPlan) sampledPairsSQL(rules [][]string, every int64) string {
 	return strings.Join(passes, " UNION ALL ")
 }
 
+// blockUpperBound bounds the number of pairs the rules generate without a
+// join: each rule's blocks of n records hold n(n−1)/2 pairs, and the sum
+// over rules counts pairs several rules share, and pairs the link type
+// leaves out, more than once.
+func (p *modelPlan) blockUpperBound(ctx context.Context, rules [][]string) (int64, error) {
+	var total int64
+	for _, rule := range rules {
+		var keys, present []string
+		for _, key := range rule {
+			k, _ := config.ParseBlockingKey(key)
+			c := p.textCol(k.Field)
+			present = append(present, c+" IS NOT NULL")
+			if k.Prefix > 0 {
+				c = "left(" + c + ", " + strconv.Itoa(k.Prefix) + ")"
+			}
+			keys = append(keys, c)
+		}
+		q := "SELECT CAST(coalesce(sum(n * (n - 1) / 2), 0) AS BIGINT) FROM (SELECT count(*) AS n FROM " + p.d.Quote(p.table) +
+			" WHERE " + strings.Join(present, " AND ") + " GROUP BY " + strings.Join(keys, ", ") + ") g"
+		var n int64
+		if err := p.r.scalar(ctx, q, &n); err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // vectorCounts groups the pairs of rules by comparison vector in the
-// engine: Go receives only distinct vectors and their counts.
+// engine: Go receives only distinct vectors and their counts. A vector of
+// -1 levels (pairs sampledPairsSQL did not compare) counts in the total
+// but is not returned.
 func (p *modelPlan) vectorCounts(ctx context.Context, pairs string) ([]knitfs.VectorCount, int64, error) {
 	var vs []string
 	for ci := range p.vector {
@@ -384,12 +416,15 @@ func (p *modelPlan) vectorCounts(ctx context.Context, pairs string) ([]knitfs.Ve
 		if err := rows.Scan(dest...); err != nil {
 			return nil, 0, err
 		}
+		total += n
+		if levels[0] < 0 {
+			continue
+		}
 		v := make(knitfs.Vector, len(vs))
 		for i, l := range levels {
 			v[i] = uint8(l)
 		}
 		out = append(out, knitfs.VectorCount{V: v, N: n})
-		total += n
 	}
 	return out, total, rows.Err()
 }
@@ -669,18 +704,24 @@ func explainKey(v knitfs.Vector, values []string, tfComp []int) string {
 }
 
 func (r *run) countPairs(ctx context.Context, pairs string) (int64, error) {
-	rows, err := r.eng.Query(ctx, "SELECT count(*) FROM ("+pairs+") p")
+	var n int64
+	err := r.scalar(ctx, "SELECT count(*) FROM ("+pairs+") p", &n)
+	return n, err
+}
+
+// scalar reads the one value a query returns.
+func (r *run) scalar(ctx context.Context, query string, dest any) error {
+	rows, err := r.eng.Query(ctx, query)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer rows.Close()
-	var n int64
 	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, err
+		if err := rows.Scan(dest); err != nil {
+			return err
 		}
 	}
-	return n, rows.Err()
+	return rows.Err()
 }
 
 // explanationLine renders every term of a score on one line:

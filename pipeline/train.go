@@ -111,21 +111,22 @@ func Train(ctx context.Context, proj *config.Project, eng engine.Engine, opt Opt
 		return nil, nil, err
 	}
 	err = step("prior", func() error {
-		// Counting the blocked pairs is a join without similarity
-		// functions; the prior then needs only the vectors of a
-		// deterministic sample of them, scaled back up.
-		total, err := r.countPairs(ctx, p.pairsSQL(cfg.Blocking))
+		// The prior needs the vectors of only a deterministic sample of
+		// the blocked pairs, scaled back up; the sampling rate comes
+		// from an upper bound on their number (block sizes, no join), and
+		// one pass counts every pair and compares only the sample.
+		bound, err := p.blockUpperBound(ctx, cfg.Blocking)
+		if err != nil {
+			return err
+		}
+		every := max(1, (bound+priorSamplePairs-1)/priorSamplePairs)
+		vs, total, err := p.vectorCounts(ctx, p.sampledPairsSQL(cfg.Blocking, every))
 		if err != nil {
 			return err
 		}
 		rep.BlockedPairs, rep.TotalPairs = total, p.totalPairs()
 		if total == 0 {
 			return knit.Errorf(knit.EINVALID, "%s: unify.model.blocking generates no pair; loosen it", proj.Path)
-		}
-		every := max(1, (total+priorSamplePairs-1)/priorSamplePairs)
-		vs, _, err := p.vectorCounts(ctx, p.sampledPairsSQL(cfg.Blocking, every))
-		if err != nil {
-			return err
 		}
 		for i := range vs {
 			vs[i].N *= every

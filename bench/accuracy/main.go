@@ -1,6 +1,7 @@
 // Command accuracy reproduces every figure of docs/ACCURACY.md: for each
-// labelled dataset project under datasets/ it runs "knit train", "knit run"
-// and "knit evaluate --json" with a freshly built knit, and prints one
+// labelled dataset project under datasets/ it runs "knit train" (when the
+// project has a model), "knit run" and "knit evaluate --json" with a
+// freshly built knit, and prints one
 // Markdown table row per dataset (pairwise precision, recall and F1, and the
 // cluster figures). The datasets' files are read from ../shared/data beside
 // the repository, as each project's knit.yaml says.
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/evaluate"
 )
 
@@ -72,7 +74,16 @@ func main() {
 // measure trains, runs and evaluates one project.
 func measure(knit, dir string) (evaluate.Result, error) {
 	var res evaluate.Result
-	for _, args := range [][]string{{"train", "-q", dir}, {"run", "-q", dir}} {
+	proj, err := config.Load(dir)
+	if err != nil {
+		return res, err
+	}
+	steps := [][]string{{"run", "-q", dir}}
+	if proj.Config.Unify.Model != nil {
+		// Rule-only projects (abt_buy) have nothing to train.
+		steps = append([][]string{{"train", "-q", dir}}, steps...)
+	}
+	for _, args := range steps {
 		if out, err := exec.Command(knit, args...).CombinedOutput(); err != nil {
 			return res, fmt.Errorf("knit %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
