@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/knit-cdp/knit/pipeline"
@@ -41,5 +43,43 @@ func TestPriorFromSampledPairsAndPairCount(t *testing.T) {
 	}
 	if run.Model.Kept > run.Model.Pairs || run.Model.Links > run.Model.Kept {
 		t.Errorf("links %d ≤ kept %d ≤ pairs %d does not hold", run.Model.Links, run.Model.Kept, run.Model.Pairs)
+	}
+}
+
+// A never-match override splits a profile the model linked: on the next
+// run the two records are two customers, the anchor (the record that
+// keeps the profile's other links) keeps the customer ID, and the refused
+// link is recorded.
+func TestNeverMatchSplitsAModelLink(t *testing.T) {
+	dir := modelProject(t)
+	p := open(t, dir)
+	if _, _, err := pipeline.Train(context.Background(), p.proj, p.db, pipeline.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p.close()
+	p, _ = mustRun(t, dir)
+	id := p.customer("crm/1")
+	if id == "" || p.customer("crm/2") != id {
+		t.Fatalf("the model did not link crm/1 and its duplicate crm/2 (%q, %q)", id, p.customer("crm/2"))
+	}
+	p.close()
+
+	if err := os.MkdirAll(filepath.Join(dir, "overrides"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "overrides/never_match.csv", "left,right\ncrm/1,crm/2\n")
+	appendFile(t, dir, "knit.yaml", "overrides:\n  never_match: overrides/never_match.csv\n")
+	p, rep := mustRun(t, dir)
+	if got := p.customer("crm/1"); got != id {
+		t.Errorf("after the split the anchor crm/1 → %s, want it to keep %s", got, id)
+	}
+	if got := p.customer("crm/2"); got == "" || got == id {
+		t.Errorf("never-match did not split the model link: crm/2 → %q", got)
+	}
+	if rep.IDs.Split != 1 {
+		t.Errorf("split = %d, want 1", rep.IDs.Split)
+	}
+	if n := p.count(`SELECT count(*) FROM links WHERE rule = 'model' AND NOT accepted AND reason LIKE 'never-match%'`); n != 1 {
+		t.Errorf("%d refused model links with the never-match reason, want 1", n)
 	}
 }
