@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/knit-cdp/knit/config"
@@ -19,7 +20,7 @@ import (
 // standardising, blocking, training or scoring shows here.
 func TestDatasetAccuracy(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains and runs four dataset projects")
+		t.Skip("trains and runs five dataset projects")
 	}
 	febrl := regexp.MustCompile(`^a/(rec-\d+)`)
 	tests := []struct {
@@ -31,6 +32,8 @@ func TestDatasetAccuracy(t *testing.T) {
 		{"febrl2", 0.99, func(k, _ string) string { return febrl.FindStringSubmatch(k)[1] }},
 		{"febrl3", 0.99, func(k, _ string) string { return febrl.FindStringSubmatch(k)[1] }},
 		{"fake_1000", 0.90, nil},
+		// Five sources; the same recid in two of them is the same voter.
+		{"ncvr_20", 0.965, func(k, _ string) string { _, recid, _ := strings.Cut(k, "/"); return recid }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
