@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/knit-cdp/knit/similarity"
 )
 
 // position is a place in knit.yaml, 1-based as editors count.
@@ -234,7 +236,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 func suggest(got string, known []string, what string) string {
 	best, bestDist := "", 4
 	for _, k := range known {
-		if dist := levenshtein(got, k); dist < bestDist && dist < len([]rune(got)) {
+		if dist := similarity.Levenshtein(got, k); dist < bestDist && dist < len([]rune(got)) {
 			best, bestDist = k, dist
 		}
 	}
@@ -244,26 +246,4 @@ func suggest(got string, known []string, what string) string {
 	sorted := append([]string(nil), known...)
 	sort.Strings(sorted)
 	return what + ": " + strings.Join(sorted, ", ")
-}
-
-// levenshtein is the edit distance between a and b in runes.
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/similarity"
 )
 
 // SyntaxError is a mistake in a rule at a position: a syntax error from
@@ -58,7 +59,7 @@ func suggest(name string, candidates []string) string {
 	best, bestDist := "", -1
 	lower := strings.ToLower(name)
 	for _, c := range candidates {
-		d := editDistance(lower, strings.ToLower(c))
+		d := similarity.Levenshtein(lower, strings.ToLower(c))
 		if bestDist < 0 || d < bestDist || (d == bestDist && c < best) {
 			best, bestDist = c, d
 		}
@@ -68,26 +69,4 @@ func suggest(name string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance between a and b in runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -39,6 +39,7 @@ import (
 
 	knit "github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/similarity"
 )
 
 // Row is one row of a source.
@@ -424,33 +425,11 @@ func closest(name string, cols []string) string {
 		if got == want {
 			return c
 		}
-		if d := editDistance(want, got); d < bestDist {
+		if d := similarity.Levenshtein(want, got); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b in runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // fileColumnMap maps a file's column positions to the Reader's columns, and
