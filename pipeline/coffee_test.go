@@ -43,6 +43,16 @@ func TestCoffeeKnownOnly(t *testing.T) {
 	if p.customer("loyalty/710") != bob.CustomerID {
 		t.Error("loyalty 708 and 710 share an email and should be one customer")
 	}
+	// Both of Bob's loyalty IDs stay on his profile although a profile holds
+	// at most one: the dedupe group's IDs count once against the limit.
+	for _, key := range []string{"loyalty_id:708", "loyalty_id:710"} {
+		if got := p.customer(key); got != bob.CustomerID {
+			t.Errorf("%s → %q, want Bob's %s", key, got, bob.CustomerID)
+		}
+	}
+	if n := p.count(`SELECT count(*) FROM links WHERE NOT accepted AND reason LIKE 'limit:%'`); n != 0 {
+		t.Errorf("%d links refused by a limit on the example; a dedupe group's IDs must count once", n)
+	}
 	for _, f := range bob.Fields {
 		if f.Name == "person.first_name" && (f.Value != "Robert" || f.Record != "loyalty/710") {
 			t.Errorf("first name = %q from %s, want Robert from loyalty/710 (most recent)", f.Value, f.Record)

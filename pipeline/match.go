@@ -105,7 +105,38 @@ func (r *run) dedupe(ctx context.Context) error {
 		}
 		r.pickWinners(s, d.Winner)
 	}
+	r.setOwners()
 	return nil
+}
+
+// setOwners groups the limited identifiers of each dedupe group, so that a
+// customer who enrolled twice keeps both IDs under a limit of one. Records
+// outside any dedupe group (a POS visitor carrying the loyalty ID) do not
+// disturb ownership; an identifier claimed by two different groups keeps
+// no owner.
+func (r *run) setOwners() {
+	owner := map[int32]int32{}
+	for _, rec := range r.recs {
+		if rec.group < 0 {
+			continue
+		}
+		group := r.recs[rec.group].node
+		for _, id := range rec.idents {
+			if r.types[id.typ].limit == 0 {
+				continue
+			}
+			if prev, seen := owner[id.node]; !seen {
+				owner[id.node] = group
+			} else if prev != group {
+				owner[id.node] = -1
+			}
+		}
+	}
+	for node, group := range owner {
+		if group >= 0 {
+			r.g.SetOwner(node, group)
+		}
+	}
 }
 
 // applyRule links the pairs a rule finds: exact rules grouped in Go,
