@@ -89,20 +89,7 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 
 // CreateTable creates or replaces a table.
 func (d *DB) CreateTable(ctx context.Context, table string, cols []engine.Column) error {
-	var b strings.Builder
-	b.WriteString("CREATE OR REPLACE TABLE ")
-	b.WriteString(quote(table))
-	b.WriteString(" (")
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quote(c.Name))
-		b.WriteByte(' ')
-		b.WriteString(dialect{}.TypeName(c.Type))
-	}
-	b.WriteString(")")
-	return d.Exec(ctx, b.String())
+	return d.Exec(ctx, "CREATE OR REPLACE TABLE "+quote(table)+" ("+engine.ColumnDefs(dialect{}, cols)+")")
 }
 
 // Load appends rows through DuckDB's appender, which is about a hundred

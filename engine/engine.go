@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
 // Type is a column type in the engine-neutral vocabulary.
@@ -82,4 +83,19 @@ type Dialect interface {
 	// string functions count bytes agree with knit's Go functions, which
 	// count characters. An unknown metric returns "".
 	Similarity(metric, a, b string) string
+}
+
+// ColumnDefs renders a column list for CREATE TABLE in the dialect:
+// "name" TYPE, "name" TYPE…
+func ColumnDefs(d Dialect, cols []Column) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.Quote(c.Name))
+		b.WriteByte(' ')
+		b.WriteString(d.TypeName(c.Type))
+	}
+	return b.String()
 }

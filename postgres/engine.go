@@ -190,23 +190,10 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 
 // CreateTable drops the table if it exists and creates it anew.
 func (d *DB) CreateTable(ctx context.Context, table string, cols []engine.Column) error {
-	var b strings.Builder
-	b.WriteString("CREATE TABLE ")
-	b.WriteString(quote(table))
-	b.WriteString(" (")
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quote(c.Name))
-		b.WriteByte(' ')
-		b.WriteString(typeName(c.Type))
-	}
-	b.WriteString(")")
 	if err := d.Exec(ctx, "DROP TABLE IF EXISTS "+quote(table)); err != nil {
 		return err
 	}
-	return d.Exec(ctx, b.String())
+	return d.Exec(ctx, "CREATE TABLE "+quote(table)+" ("+engine.ColumnDefs(Dialect{}, cols)+")")
 }
 
 // Load copies rows into a table with COPY FROM STDIN in pgx's binary
