@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/duckdb"
+	"github.com/knit-cdp/knit/internal/testproject"
 	"github.com/knit-cdp/knit/lookup"
 	"github.com/knit-cdp/knit/pipeline"
 )
@@ -17,29 +17,7 @@ import (
 // copyProject copies a project folder (config and data, not its database)
 // into a temporary folder the test may change.
 func copyProject(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if strings.Contains(d.Name(), ".duckdb") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
+	return testproject.Copy(t, src)
 }
 
 func writeFile(t *testing.T, dir, name, content string) {

@@ -15,6 +15,7 @@ import (
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/duckdb"
 	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/internal/testproject"
 	"github.com/knit-cdp/knit/pipeline"
 	"github.com/knit-cdp/knit/postgres"
 )
@@ -231,29 +232,7 @@ func sameRow(a, b []any) bool {
 
 // copyProject copies a project folder without its database.
 func copyProject(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if strings.Contains(d.Name(), ".duckdb") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
+	return testproject.Copy(t, src)
 }
 
 func appendTo(t *testing.T, dir, name, content string) {
