@@ -41,6 +41,10 @@ func TestAddedNeverMatchSplitsOnTheNextRun(t *testing.T) {
 	if string(b) != "left,right\nloyalty/707,web/Unknown1\n" {
 		t.Errorf("never_match.csv = %q", b)
 	}
+	list, err := pipeline.ListOverrides(p.proj)
+	if err != nil || len(list) != 1 || list[0] != (pipeline.StoredOverride{Kind: pipeline.NeverMatch, A: "loyalty/707", B: "web/Unknown1", File: "overrides/never_match.csv", Line: 2}) {
+		t.Errorf("ListOverrides = %+v, %v", list, err)
+	}
 	p.close()
 
 	p, rep := mustRun(t, dir)
