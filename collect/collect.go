@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -42,9 +41,6 @@ type Event struct {
 	PreviousID  string // alias
 	Timestamp   time.Time
 	ReceivedAt  time.Time
-	// Fields are the message's top-level keys, kept to find identifiers
-	// at dotted paths (traits.email, context.traits.loyaltyId).
-	Fields map[string]json.RawMessage
 	// Stored is the normalised message as stored in the event log.
 	Stored []byte
 }
@@ -108,13 +104,15 @@ func (p *peekReader) Read(b []byte) (int, error) {
 }
 
 // Parse parses the body of one endpoint. kind is a message type for the
-// single-message endpoints or "batch". now is the receive time.
+// single-message endpoints or "batch". now is the receive time. The body
+// is validated in one pass (see scan.go) and each message's stored form is
+// built from the raw bytes of its members.
 func Parse(body []byte, kind string, now time.Time) (*Payload, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
+	top, err := parseObject(body)
+	if err != nil {
 		return nil, knit.Errorf(knit.EINVALID, "invalid JSON: %v", err)
 	}
-	p := &Payload{WriteKey: jsonString(top["writeKey"])}
+	p := &Payload{WriteKey: top.str("writeKey")}
 	if kind != "batch" {
 		if len(body) > MaxEventBytes {
 			return nil, knit.Errorf(knit.EINVALID, "the event is %d bytes; at most %d KB per event", len(body), MaxEventBytes>>10)
@@ -129,31 +127,41 @@ func Parse(body []byte, kind string, now time.Time) (*Payload, error) {
 	if len(body) > MaxBatchBytes {
 		return nil, knit.Errorf(knit.EINVALID, "the batch is %d bytes; at most %d KB per batch", len(body), MaxBatchBytes>>10)
 	}
-	var batch []json.RawMessage
-	if raw, ok := top["batch"]; !ok {
+	raw, ok := top.get("batch")
+	if !ok {
 		return nil, knit.Errorf(knit.EINVALID, `a batch needs a "batch" array of messages`)
-	} else if err := json.Unmarshal(raw, &batch); err != nil {
-		return nil, knit.Errorf(knit.EINVALID, `"batch" must be an array of messages: %v`, err)
+	}
+	if raw[0] != '[' {
+		return nil, knit.Errorf(knit.EINVALID, `"batch" must be an array of messages, not %.20s`, raw)
+	}
+	batch, err := splitArray(raw)
+	if err != nil {
+		return nil, knit.Errorf(knit.EINVALID, "invalid JSON: %v", err)
 	}
 	if len(batch) > MaxBatchEvents {
 		return nil, knit.Errorf(knit.EINVALID, "the batch holds %d messages; at most %d", len(batch), MaxBatchEvents)
 	}
 	// Batch-level fields that Segment applies to every message lacking them.
-	shared := map[string]json.RawMessage{}
-	for _, k := range []string{"context", "integrations", "sentAt"} {
-		if v, ok := top[k]; ok {
-			shared[k] = v
+	var shared object
+	for _, m := range top {
+		if keyIs(m.key, m.esc, "context") || keyIs(m.key, m.esc, "integrations") || keyIs(m.key, m.esc, "sentAt") {
+			shared = append(shared, m)
 		}
 	}
+	p.Events = make([]*Event, 0, len(batch))
+	var m object // reused: parseMessage copies what it keeps
 	for i, raw := range batch {
 		if len(raw) > MaxEventBytes {
 			return nil, knit.Errorf(knit.EINVALID, "batch[%d] is %d bytes; at most %d KB per event", i, len(raw), MaxEventBytes>>10)
 		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
+		if raw[0] != '{' {
+			return nil, knit.Errorf(knit.EINVALID, "batch[%d] is not a JSON object: %.20s", i, raw)
+		}
+		m, err = appendObject(m[:0], raw)
+		if err != nil {
 			return nil, knit.Errorf(knit.EINVALID, "batch[%d] is not a JSON object: %v", i, err)
 		}
-		ev, err := parseMessage(m, jsonString(m["type"]), shared, now)
+		ev, err := parseMessage(m, typeOf(v(m, "type")), shared, now)
 		if err != nil {
 			return nil, knit.Wrap(knit.EINVALID, err, "batch[%d]", i)
 		}
@@ -162,19 +170,25 @@ func Parse(body []byte, kind string, now time.Time) (*Payload, error) {
 	return p, nil
 }
 
-func parseMessage(m map[string]json.RawMessage, typ string, shared map[string]json.RawMessage, now time.Time) (*Event, error) {
-	for k, v := range shared {
-		if _, ok := m[k]; !ok {
-			m[k] = v
+// fieldsSet are the members the server writes itself; a client's own are
+// replaced (writeKey, a secret, is dropped).
+var fieldsSet = []string{"type", "messageId", "receivedAt", "timestamp", "writeKey"}
+
+func parseMessage(m object, typ string, shared object, now time.Time) (*Event, error) {
+	get := func(key string) []byte {
+		if v, ok := m.get(key); ok {
+			return v
 		}
+		v, _ := shared.get(key)
+		return v
 	}
 	if !isType(typ) {
 		return nil, knit.Errorf(knit.EINVALID, "type %q is not one of %s", typ, strings.Join(Types, ", "))
 	}
 	ev := &Event{
-		Type: typ, MessageID: idString(m["messageId"]), AnonymousID: idString(m["anonymousId"]), UserID: idString(m["userId"]),
-		Event: jsonString(m["event"]), Name: jsonString(m["name"]), GroupID: idString(m["groupId"]), PreviousID: idString(m["previousId"]),
-		ReceivedAt: now.UTC(), Fields: m,
+		Type: typeName(typ), MessageID: idString(get("messageId")), AnonymousID: idString(get("anonymousId")), UserID: idString(get("userId")),
+		Event: jsonString(get("event")), Name: jsonString(get("name")), GroupID: idString(get("groupId")), PreviousID: idString(get("previousId")),
+		ReceivedAt: now.UTC(),
 	}
 	switch {
 	case ev.AnonymousID == "" && ev.UserID == "":
@@ -191,52 +205,137 @@ func parseMessage(m map[string]json.RawMessage, typ string, shared map[string]js
 		// de-duplicated on retry, which is the client's choice.
 		ev.MessageID = "knit-" + uuid.NewString()
 	}
-	var err error
-	if ev.Timestamp, err = timestamps(m, ev.ReceivedAt); err != nil {
+	orig, err := timestamps(get, ev)
+	if err != nil {
 		return nil, err
 	}
-	m["type"] = mustJSON(typ)
-	m["messageId"] = mustJSON(ev.MessageID)
-	m["receivedAt"] = mustJSON(ev.ReceivedAt.Format(time.RFC3339Nano))
-	m["timestamp"] = mustJSON(ev.Timestamp.Format(time.RFC3339Nano))
-	delete(m, "writeKey") // a secret: never stored
-	ev.Stored, err = json.Marshal(m)
-	return ev, err
+	ev.Stored = storedForm(m, shared, ev, orig)
+	return ev, nil
+}
+
+// storedForm writes the normalised message: the server's fields first,
+// then the client's members in their order (the last of duplicate keys;
+// compacted), then the batch's shared members the message lacks.
+func storedForm(m, shared object, ev *Event, orig time.Time) []byte {
+	size := 160
+	for _, x := range m {
+		size += len(x.key) + len(x.val) + 4
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"type":`...)
+	b = appendString(b, ev.Type)
+	b = append(b, `,"messageId":`...)
+	b = appendString(b, ev.MessageID)
+	b = append(b, `,"receivedAt":"`...)
+	b = ev.ReceivedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","timestamp":"`...)
+	b = ev.Timestamp.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if !orig.IsZero() {
+		b = append(b, `,"originalTimestamp":"`...)
+		b = orig.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	skip := func(x *member, in object, i int) bool {
+		for _, k := range fieldsSet {
+			if keyIs(x.key, x.esc, k) {
+				return true
+			}
+		}
+		if !orig.IsZero() && keyIs(x.key, x.esc, "originalTimestamp") {
+			return true
+		}
+		for j := range in[i+1:] {
+			if sameKey(x, &in[i+1+j]) {
+				return true // a later duplicate wins
+			}
+		}
+		return false
+	}
+	add := func(x *member) {
+		b = append(b, ',', '"')
+		b = append(b, x.key...)
+		b = append(b, '"', ':')
+		if x.spaced {
+			var c bytes.Buffer
+			json.Compact(&c, x.val)
+			b = append(b, c.Bytes()...)
+		} else {
+			b = append(b, x.val...)
+		}
+	}
+	for i := range m {
+		if !skip(&m[i], m, i) {
+			add(&m[i])
+		}
+	}
+	for i := range shared {
+		if !m.has(&shared[i]) && !skip(&shared[i], shared, i) {
+			add(&shared[i])
+		}
+	}
+	return append(b, '}')
+}
+
+// typeOf returns the message type of a raw "type" value without
+// allocating for the known ones.
+func typeOf(raw []byte) string {
+	if len(raw) > 2 && raw[0] == '"' {
+		for _, x := range Types {
+			if string(raw[1:len(raw)-1]) == x {
+				return x
+			}
+		}
+	}
+	return jsonString(raw)
+}
+
+// typeName returns the constant string of a message type, so events share
+// it instead of each holding a copy.
+func typeName(t string) string {
+	for _, x := range Types {
+		if x == t {
+			return x
+		}
+	}
+	return t
 }
 
 // timestamps applies Segment's rules: originalTimestamp is the client's
 // time of the call (its "timestamp", or "originalTimestamp"); when the
 // client also says when it sent the message (sentAt), its clock skew is
 // corrected: timestamp = receivedAt − (sentAt − originalTimestamp). A
-// message without any client time happened when it was received.
-func timestamps(m map[string]json.RawMessage, received time.Time) (time.Time, error) {
-	orig, err := jsonTime(m, "originalTimestamp")
+// message without any client time happened when it was received. It sets
+// ev.Timestamp and returns the original timestamp (zero: none).
+func timestamps(get func(string) []byte, ev *Event) (time.Time, error) {
+	orig, err := jsonTime(get, "originalTimestamp")
 	if err != nil {
 		return time.Time{}, err
 	}
-	ts, err := jsonTime(m, "timestamp")
+	ts, err := jsonTime(get, "timestamp")
 	if err != nil {
 		return time.Time{}, err
 	}
-	sent, err := jsonTime(m, "sentAt")
+	sent, err := jsonTime(get, "sentAt")
 	if err != nil {
 		return time.Time{}, err
 	}
 	if orig.IsZero() {
 		orig = ts
 	}
-	if orig.IsZero() {
-		return received, nil
+	switch {
+	case orig.IsZero():
+		ev.Timestamp = ev.ReceivedAt
+	case sent.IsZero():
+		ev.Timestamp = orig.UTC()
+	default:
+		ev.Timestamp = ev.ReceivedAt.Add(-sent.Sub(orig)).UTC()
 	}
-	m["originalTimestamp"] = mustJSON(orig.Format(time.RFC3339Nano))
-	if sent.IsZero() {
-		return orig.UTC(), nil
-	}
-	return received.Add(-sent.Sub(orig)).UTC(), nil
+	return orig, nil
 }
 
-func jsonTime(m map[string]json.RawMessage, key string) (time.Time, error) {
-	s := jsonString(m[key])
+func jsonTime(get func(string) []byte, key string) (time.Time, error) {
+	s := jsonString(get(key))
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -257,18 +356,17 @@ func isType(t string) bool {
 	return false
 }
 
-// jsonString returns a JSON string's value, or "" for anything else.
-func jsonString(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '"' {
+// jsonString returns the value of a raw (valid) JSON string, or "" for
+// anything else.
+func jsonString(raw []byte) string {
+	if len(raw) < 2 || raw[0] != '"' {
 		return ""
 	}
-	var s string
-	json.Unmarshal(raw, &s)
-	return s
+	return decodeString(raw[1:len(raw)-1], bytes.IndexByte(raw, '\\') >= 0)
 }
 
 // idString returns an ID that clients may send as a string or a number.
-func idString(raw json.RawMessage) string {
+func idString(raw []byte) string {
 	if len(raw) == 0 {
 		return ""
 	}
@@ -281,49 +379,33 @@ func idString(raw json.RawMessage) string {
 	return ""
 }
 
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("collect: marshal %T: %v", v, err))
-	}
-	return b
-}
-
 // Value returns the value at a dotted path of the message (traits.email,
 // context.traits.loyaltyId) as text: strings as they are, numbers as
 // written; "" when absent, null, or an object or array.
 func (e *Event) Value(path string) string {
-	parts := strings.Split(path, ".")
-	raw, ok := e.Fields[parts[0]]
-	for _, p := range parts[1:] {
-		if !ok || len(raw) == 0 || raw[0] != '{' {
-			return ""
-		}
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(raw, &obj) != nil {
-			return ""
-		}
-		raw, ok = obj[p]
-	}
-	if !ok {
-		return ""
-	}
+	raw, _ := lookup(e.Stored, path)
 	return idString(raw)
 }
 
 // Decode turns a stored message back into an Event (for replay after a
-// restart), without re-validating or re-stamping it.
+// restart), without re-validating or re-stamping it. The event keeps
+// stored as its Stored: the caller must not reuse it.
 func Decode(stored []byte) (*Event, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(stored, &m); err != nil {
+	m, err := parseObject(stored)
+	if err != nil {
 		return nil, err
 	}
 	ev := &Event{
-		Type: jsonString(m["type"]), MessageID: jsonString(m["messageId"]), AnonymousID: idString(m["anonymousId"]), UserID: idString(m["userId"]),
-		Event: jsonString(m["event"]), Name: jsonString(m["name"]), GroupID: idString(m["groupId"]), PreviousID: idString(m["previousId"]),
-		Fields: m, Stored: stored,
+		Type: typeOf(v(m, "type")), MessageID: m.str("messageId"), AnonymousID: idString(v(m, "anonymousId")), UserID: idString(v(m, "userId")),
+		Event: m.str("event"), Name: m.str("name"), GroupID: idString(v(m, "groupId")), PreviousID: idString(v(m, "previousId")),
+		Stored: stored,
 	}
-	ev.Timestamp, _ = time.Parse(time.RFC3339Nano, jsonString(m["timestamp"]))
-	ev.ReceivedAt, _ = time.Parse(time.RFC3339Nano, jsonString(m["receivedAt"]))
+	ev.Timestamp, _ = time.Parse(time.RFC3339Nano, m.str("timestamp"))
+	ev.ReceivedAt, _ = time.Parse(time.RFC3339Nano, m.str("receivedAt"))
 	return ev, nil
+}
+
+func v(m object, key string) []byte {
+	raw, _ := m.get(key)
+	return raw
 }
