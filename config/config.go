@@ -45,10 +45,20 @@ type Config struct {
 	Serve *Serve `yaml:"serve"`
 }
 
-// Source is one input: a file or glob of CSV, NDJSON/JSON or Parquet.
+// Source is one input: a file or glob of CSV, NDJSON/JSON or Parquet, or a
+// PostgreSQL table or view (docs/postgres.md#sources-read-from-tables).
 type Source struct {
-	Name   string `yaml:"-"`
-	File   string `yaml:"file"`   // path or glob, relative to the project folder
+	Name string `yaml:"-"`
+	File string `yaml:"file"` // path or glob, relative to the project folder
+	// Table is a PostgreSQL table or view, "name" or "schema.name", read
+	// from the store's database or from URL. Exclusive with File.
+	Table string `yaml:"table"`
+	// URL is the PostgreSQL database holding Table when it is not the
+	// store's (postgres://user@host/db, no password).
+	URL string `yaml:"url"`
+	// JSON names a json/jsonb/text column of Table holding one JSON object
+	// per row, read as an NDJSON line is (dotted paths reach into it).
+	JSON   string `yaml:"json"`
 	Format string `yaml:"format"` // csv | ndjson | json | parquet; default from the extension
 	CSV    CSV    `yaml:"csv"`
 	// Kind is "profiles" (one row per customer-ish record, the default) or

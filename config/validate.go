@@ -127,11 +127,18 @@ func (c *checker) checkSources() {
 }
 
 func (c *checker) checkSource(p string, s *Source) {
-	if s.File == "" {
-		c.errorf(p+".file", "required: the data file or glob, relative to the project folder (e.g. data/%s.csv)", s.Name)
+	switch {
+	case s.Table != "":
+		c.checkTableSource(p, s)
+	case s.File == "":
+		c.errorf(p+".file", "required: the data file or glob, relative to the project folder (e.g. data/%s.csv), or a PostgreSQL table (table: name)", s.Name)
+	case s.URL != "" || s.JSON != "":
+		c.errorf(p+".table", "url and json apply to table sources; this source reads the file %s", s.File)
 	}
 	ext := fileExtension(s.File)
-	if s.Format == "" && s.File != "" {
+	if s.Table != "" {
+		// Nothing about files applies.
+	} else if s.Format == "" && s.File != "" {
 		s.Format = formatByExtension[ext]
 		if s.Format == "" {
 			// Placed at file: that is the value to look at.
@@ -141,7 +148,9 @@ func (c *checker) checkSource(p string, s *Source) {
 	} else if s.Format != "" {
 		c.oneOf(p+".format", &s.Format, "", sourceFormats, "format")
 	}
-	c.checkCSV(p, s, ext)
+	if s.Table == "" {
+		c.checkCSV(p, s, ext)
+	}
 	c.oneOf(p+".kind", &s.Kind, "profiles", sourceKinds, "kind")
 	if s.PrimaryKey == "" {
 		c.errorf(p+".primary_key", "required: the column that identifies a row of this source")

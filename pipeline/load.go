@@ -176,7 +176,7 @@ func oneRepeatedDigit(s string) bool {
 // identity graph. Rows that cannot be read or typed are rejected with their
 // line, column and reason; reading goes on.
 func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
-	rd, err := source.Open(r.proj.Dir, s.cfg)
+	rd, err := r.openSource(ctx, s)
 	if err != nil {
 		return err
 	}

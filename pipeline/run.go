@@ -18,6 +18,7 @@ import (
 	"github.com/knit-cdp/knit/engine"
 	"github.com/knit-cdp/knit/export"
 	"github.com/knit-cdp/knit/identity"
+	"github.com/knit-cdp/knit/source"
 	"github.com/knit-cdp/knit/standardize"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	// TableWriter writes PostgreSQL exports (package postgres); nil makes
 	// them fail with a reason.
 	TableWriter export.TableWriter
+	// Tables reads sources that name a PostgreSQL table (package
+	// postgres); nil uses the engine when it reads tables itself.
+	Tables source.TableOpener
 }
 
 // run holds the state of one pipeline run.
@@ -73,6 +77,8 @@ type run struct {
 	runID    int64
 
 	ins insightsRun // activities, measures, segments: see insights.go
+	// searchStaged lists the search tables this run staged (search.go).
+	searchStaged []string
 }
 
 // Run executes the pipeline for a project on an engine and returns its
@@ -144,6 +150,7 @@ func (r *run) execute(ctx context.Context) error {
 		{"ids", func() error { return r.assignIDs(ctx) }},
 		{"write", func() error { return r.write(ctx) }},
 		{"fields", func() error { return r.mergeFields(ctx) }},
+		{"search", func() error { return r.buildSearch(ctx) }},
 		{"activities", func() error { return r.insightStage(ctx, "activities") }},
 		{"measures", func() error { return r.insightStage(ctx, "measures") }},
 		{"segments", func() error { return r.insightStage(ctx, "segments") }},
@@ -175,7 +182,7 @@ func (r *run) prepare(ctx context.Context) error {
 	for i, name := range cfg.Unify.Order {
 		src := cfg.Sources[name]
 		r.sourceRank[name] = i
-		rep := &SourceReport{Name: name, Kind: src.Kind, File: src.File}
+		rep := &SourceReport{Name: name, Kind: src.Kind, File: sourceLocation(src)}
 		r.rep.Sources = append(r.rep.Sources, rep)
 		r.sources = append(r.sources, &sourceRun{cfg: src, rank: i, includeAll: include[name], table: "src_" + name, rep: rep})
 	}

@@ -180,6 +180,13 @@ func (f *jsonFile) read(row *Row) error {
 		}
 		return &RowError{File: f.name, Line: f.line, Reason: reason, Raw: string(raw)}
 	}
+	f.fill()
+	row.Values = f.values
+	return nil
+}
+
+// fill sets f.values from the parsed object.
+func (f *jsonFile) fill() {
 	for i, key := range f.keys {
 		value, found := f.lookup(key)
 		f.values[i] = ""
@@ -187,8 +194,6 @@ func (f *jsonFile) read(row *Row) error {
 			f.values[i] = f.text(value)
 		}
 	}
-	row.Values = f.values
-	return nil
 }
 
 // lookup finds a column's value: the top-level key spelled as the column

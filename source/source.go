@@ -51,6 +51,9 @@ type Row struct {
 	Line int64
 	// Values is aligned with Reader.Columns; "" means null or missing.
 	Values []string
+	// Key identifies a row of a table source (primary_key=value), which
+	// has no lines; "" for files.
+	Key string
 }
 
 // RowError is a row that could not be read or typed. Reading continues after
@@ -61,9 +64,24 @@ type RowError struct {
 	Column string // empty when the whole row is at fault
 	Reason string
 	Raw    string // the row's text as read, for storing the rejected row
+	Key    string // a table row's primary_key=value (Row.Key); "" for files
+}
+
+// Where names the row: file and line, or table and primary key.
+func (e *RowError) Where() string {
+	if e.Key != "" {
+		return e.File + " row " + e.Key
+	}
+	return fmt.Sprintf("%s:%d", e.File, e.Line)
 }
 
 func (e *RowError) Error() string {
+	if e.Key != "" {
+		if e.Column == "" {
+			return fmt.Sprintf("%s: %s", e.Where(), e.Reason)
+		}
+		return fmt.Sprintf("%s: column %s: %s", e.Where(), e.Column, e.Reason)
+	}
 	if e.Column == "" {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
 	}

@@ -285,7 +285,7 @@ func (t *Typer) Convert(row *Row, out []any) error {
 		}
 		value, err := t.convert(i, s)
 		if err != nil {
-			return &RowError{File: row.File, Line: row.Line, Column: t.columns[i], Reason: err.Error(), Raw: csvLine(row.Values)}
+			return &RowError{File: row.File, Line: row.Line, Key: row.Key, Column: t.columns[i], Reason: err.Error(), Raw: csvLine(row.Values)}
 		}
 		out[i] = value
 	}
