@@ -35,7 +35,7 @@ type Options struct {
 	// them fail with a reason.
 	TableWriter export.TableWriter
 	// Tables reads sources that name a PostgreSQL table (package
-	// postgres); nil uses the engine when it reads tables itself.
+	// postgres) when the engine does not read tables itself.
 	Tables source.TableOpener
 }
 

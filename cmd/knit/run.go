@@ -29,7 +29,7 @@ writes the keyring. Results are swapped in only when the whole run succeeds.`,
 				return err
 			}
 			defer eng.Close()
-			opt := pipeline.Options{Only: only, TableWriter: postgres.TableExporter{}}
+			opt := pipeline.Options{Only: only, TableWriter: postgres.TableExporter{}, Tables: postgres.TableSources{}}
 			if !quiet {
 				opt.Progress = newProgress(os.Stderr).update
 			}
@@ -46,7 +46,7 @@ writes the keyring. Results are swapped in only when the whole run succeeds.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run report as JSON")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress display")
-	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these stages, reusing the last run's results for the others: unify, activities, measures, segments, exports")
+	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these stages, reusing the last run's results for the others: unify, search, activities, measures, segments, exports")
 	return cmd
 }
 
