@@ -387,6 +387,25 @@ func (e *Event) Value(path string) string {
 	return idString(raw)
 }
 
+// Values returns the values at several dotted paths (as Value does) with
+// one scan of the message's top level, appending them to out.
+func (e *Event) Values(paths []string, out []string) []string {
+	top, err := appendObject(make(object, 0, 16), e.Stored)
+	for _, path := range paths {
+		if err != nil {
+			out = append(out, "")
+			continue
+		}
+		first, rest, nested := cutDot(path)
+		raw, ok := top.get(first)
+		if ok && nested {
+			raw, _ = lookup(raw, rest)
+		}
+		out = append(out, idString(raw))
+	}
+	return out
+}
+
 // Decode turns a stored message back into an Event (for replay after a
 // restart), without re-validating or re-stamping it. The event keeps
 // stored as its Stored: the caller must not reuse it.

@@ -130,10 +130,24 @@ func BenchmarkParseBatch(b *testing.B) {
 		if err != nil || len(p.Events) != 100 {
 			b.Fatal(err)
 		}
+		var out []string
 		for _, ev := range p.Events {
-			for _, path := range []string{"anonymousId", "userId", "traits.loyaltyId", "context.traits.loyaltyId", "traits.email"} {
-				ev.Value(path)
-			}
+			out = ev.Values([]string{"anonymousId", "userId", "traits.loyaltyId", "context.traits.loyaltyId", "traits.email"}, out[:0])
+		}
+	}
+}
+
+func TestValuesMatchValue(t *testing.T) {
+	p, err := Parse([]byte(`{"userId":42,"traits":{"email":"a@b.c","email":"last@b.c","n":{"x":1}},"context":{"traits":{"loyaltyId":"707"}},"event":"e"}`), "track", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"userId", "anonymousId", "traits.email", "traits.n", "traits.n.x", "context.traits.loyaltyId", "event.x"}
+	got := p.Events[0].Values(paths, nil)
+	want := []string{"42", "", "last@b.c", "", "1", "707", ""}
+	for i, path := range paths {
+		if got[i] != want[i] || p.Events[0].Value(path) != want[i] {
+			t.Errorf("%s: Values %q, Value %q, want %q", path, got[i], p.Events[0].Value(path), want[i])
 		}
 	}
 }

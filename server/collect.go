@@ -2,7 +2,9 @@ package server
 
 import (
 	"errors"
+	"hash/maphash"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/knit-cdp/knit"
@@ -53,16 +55,15 @@ func (s *Server) collectHandler(kind string) handlerFunc {
 // ingest stores new events durably, then applies them to the live graph.
 // De-duplication reserves each messageId before the write, so two
 // concurrent retries of one message store it once; a failed write
-// releases the reservations.
+// releases the reservations. The live graph is locked once per event, for
+// the graph step only: a lookup never waits behind a whole batch.
 func (s *Server) ingest(r *http.Request, events []*collect.Event) error {
 	fresh := events[:0:0]
-	s.mu.Lock()
 	for _, ev := range events {
 		if s.dedup.reserve(ev.MessageID) {
 			fresh = append(fresh, ev)
 		}
 	}
-	s.mu.Unlock()
 	s.metrics.duplicates.Add(int64(len(events) - len(fresh)))
 	if len(fresh) == 0 {
 		return nil
@@ -72,44 +73,59 @@ func (s *Server) ingest(r *http.Request, events []*collect.Event) error {
 		records[i] = ev.Stored
 	}
 	start := time.Now()
-	_, err := s.events.Append(r.Context(), records)
+	first, err := s.events.Append(r.Context(), records)
 	s.metrics.commit.observe(time.Since(start))
 	if err != nil {
-		s.mu.Lock()
 		for _, ev := range fresh {
 			s.dedup.release(ev.MessageID)
 		}
-		s.mu.Unlock()
 		if errors.Is(err, eventlog.ErrOverloaded) {
 			return errOverloaded
 		}
 		return knit.Wrap(knit.EINTERNAL, err, "storing events")
 	}
 	s.metrics.stored.Add(int64(len(fresh)))
-	s.mu.Lock()
+	s.mu.RLock()
+	st := s.st // any state prepares alike: it reads only the configuration
+	s.mu.RUnlock()
 	var made, refused int
-	for _, ev := range fresh {
-		m, f := s.st.apply(ev)
+	for i, ev := range fresh {
+		p := st.prepare(ev, first+uint64(i))
+		s.mu.Lock()
+		m, f := s.st.apply(p)
+		s.mu.Unlock()
 		made += m
 		refused += f
 	}
-	s.mu.Unlock()
 	s.metrics.linksMade.Add(int64(made))
 	s.metrics.linksRefused.Add(int64(refused))
 	return nil
 }
 
 // dedupe remembers the latest messageIds, in a ring: the window is
-// bounded in memory, and documented (docs/serve.md).
+// bounded in memory, and documented (docs/serve.md). It keeps 128-bit
+// hashes, not the IDs: a fixed 16 bytes an ID, and nothing for the
+// garbage collector to scan in millions of entries. The hash seeds are
+// random per process (the window is rebuilt from the log at start); a
+// collision between two different IDs has a chance of about n²/2¹²⁹.
 type dedupe struct {
-	seen   map[string]struct{}
-	ring   []string
+	mu     sync.Mutex
+	seeds  [2]maphash.Seed
+	seen   map[idHash]struct{}
+	ring   []idHash
 	next   int
 	window int
 }
 
+type idHash [2]uint64
+
 func newDedupe(window int) *dedupe {
-	return &dedupe{seen: make(map[string]struct{}, min(window, 1<<20)), window: window}
+	return &dedupe{seen: make(map[idHash]struct{}, min(window, 1<<20)), window: window,
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+}
+
+func (d *dedupe) hash(id string) idHash {
+	return idHash{maphash.String(d.seeds[0], id), maphash.String(d.seeds[1], id)}
 }
 
 func (d *dedupe) add(id string) { d.reserve(id) }
@@ -117,20 +133,28 @@ func (d *dedupe) add(id string) { d.reserve(id) }
 // reserve records id and reports whether it was new; beyond the window
 // the oldest id is forgotten.
 func (d *dedupe) reserve(id string) bool {
-	if _, ok := d.seen[id]; ok {
+	h := d.hash(id)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.seen[h]; ok {
 		return false
 	}
 	if len(d.ring) < d.window {
-		d.ring = append(d.ring, id)
+		d.ring = append(d.ring, h)
 	} else {
 		delete(d.seen, d.ring[d.next])
-		d.ring[d.next] = id
+		d.ring[d.next] = h
 		d.next = (d.next + 1) % d.window
 	}
-	d.seen[id] = struct{}{}
+	d.seen[h] = struct{}{}
 	return true
 }
 
 // release forgets an id whose write failed, so a retry is stored (its
 // ring slot ages out harmlessly).
-func (d *dedupe) release(id string) { delete(d.seen, id) }
+func (d *dedupe) release(id string) {
+	h := d.hash(id)
+	d.mu.Lock()
+	delete(d.seen, h)
+	d.mu.Unlock()
+}

@@ -30,19 +30,11 @@ type RunStatus struct {
 }
 
 func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
-	if !s.running.CompareAndSwap(false, true) {
-		return knit.Errorf(knit.ECONFLICT, "a batch run is already in progress: see GET /v1/admin/runs/last")
+	done, st, err := s.startBackground(r.Context())
+	if err != nil {
+		return err
 	}
-	st := &RunStatus{Status: "running", Started: s.opt.Now().UTC()}
-	s.lastRun.Store(st)
-	wait := r.URL.Query().Get("wait") == "true"
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer s.running.Store(false)
-		s.lastRun.Store(s.Run(context.WithoutCancel(r.Context())))
-	}()
-	if wait {
+	if r.URL.Query().Get("wait") == "true" {
 		<-done
 		return writeJSON(w, http.StatusOK, s.lastRun.Load())
 	}
@@ -89,7 +81,7 @@ func (s *Server) Run(ctx context.Context) *RunStatus {
 	var seen uint64
 	apply := func(seq uint64, p []byte) error {
 		if ev, err := collect.Decode(p); err == nil {
-			next.apply(ev)
+			next.applyEvent(ev, seq)
 		}
 		seen = seq + 1
 		return nil
@@ -102,6 +94,7 @@ func (s *Server) Run(ctx context.Context) *RunStatus {
 	// applying them under the lock makes the swap atomic for readers.
 	err = s.events.Read(seen, apply)
 	if err == nil {
+		next.from = seen // ingests still applying older events skip them
 		next.carryIDs(s.st)
 		s.st = next
 	}

@@ -61,9 +61,9 @@ type Server struct {
 	metrics *metrics
 	limits  *rateLimits
 
-	mu    sync.RWMutex // guards st and dedupe
+	mu    sync.RWMutex // guards st (held per event, not per batch)
 	st    *state
-	dedup *dedupe
+	dedup *dedupe // locks itself
 
 	running atomic.Bool // a batch run is in progress
 	lastRun atomic.Pointer[RunStatus]
@@ -90,19 +90,20 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s.st = st
 	var replayed int
-	s.events, err = eventlog.Open(filepath.Join(s.proj.Dir, "events", "log"), eventlog.Options{NoSync: opt.NoSync}, func(_ uint64, p []byte) error {
+	s.events, err = eventlog.Open(filepath.Join(s.proj.Dir, "events", "log"), eventlog.Options{NoSync: opt.NoSync}, func(seq uint64, p []byte) error {
 		ev, err := collect.Decode(p)
 		if err != nil {
 			return nil // a record that is not an event is skipped, not fatal
 		}
 		s.dedup.add(ev.MessageID)
-		st.apply(ev)
+		st.applyEvent(ev, seq)
 		replayed++
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	st.from = s.events.Len()
 	s.log.Info("knit serve ready", "events_replayed", replayed, "profiles", len(st.batch))
 	s.routes()
 	s.ready.Store(true)

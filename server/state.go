@@ -36,9 +36,11 @@ type state struct {
 	types   []identType
 	typeIdx map[string]int
 	paths   []identPath // serve.identifiers, in type priority order
-	blocked func(raw, std string) bool
-	source  string
-	srcIdx  int
+	// pathNames are the paths' names, in the same order.
+	pathNames []string
+	blocked   func(raw, std string) bool
+	source    string
+	srcIdx    int
 
 	custOf  map[int32]string    // cluster root → customer ID
 	nodeOf  map[string]int32    // customer ID → a node of its cluster
@@ -49,6 +51,9 @@ type state struct {
 	decided []liveDecision       // ring of the latest decisions
 	next    int                  // ring position
 	runAt   time.Time            // when the batch result was produced (zero: none)
+	// from is the number of logged events the state was built with:
+	// apply skips events logged before it (they are already in).
+	from uint64
 }
 
 type identType struct {
@@ -121,6 +126,9 @@ func newState(proj *config.Project) (*state, error) {
 	slices.SortFunc(s.paths, func(a, b identPath) int {
 		return cmp.Or(cmp.Compare(specs[a.typ].Priority, specs[b.typ].Priority), cmp.Compare(a.path, b.path))
 	})
+	for _, p := range s.paths {
+		s.pathNames = append(s.pathNames, p.path)
+	}
 	s.srcIdx = slices.Index(cfg.SourceOrder, serve.Source)
 	var err error
 	s.blocked, err = pipeline.Blocklist(cfg.Guards)
@@ -348,22 +356,75 @@ func (s *state) customer(n int32) string {
 	return id
 }
 
-// apply stitches one event into the live graph and records its activity.
-// It returns the number of links made and refused.
-func (s *state) apply(ev *collect.Event) (made, refused int) {
+// prepared is an event made ready for the live graph: everything that
+// depends only on the event and the configuration (identifier values read
+// and standardised, junk checked, the activity built) is done before the
+// server takes its lock, so the locked step only touches the graph.
+type prepared struct {
+	seq      uint64 // the event's position in the event log
+	message  string
+	at       time.Time
+	visitor  string // the visitor record's key
+	idents   []preparedIdent
+	previous string // alias: the previous ID's record key
+	act      Activity
+}
+
+type preparedIdent struct {
+	typ     int
+	value   string // standardised
+	blocked bool
+}
+
+// prepare reads one event for apply. It reads only the configuration, so
+// it runs outside the lock.
+func (s *state) prepare(ev *collect.Event, seq uint64) *prepared {
 	visitor := ev.AnonymousID
 	if visitor == "" {
 		visitor = ev.UserID
 	}
-	rec := s.live.Record(s.srcIdx, s.source+"/"+visitor)
+	p := &prepared{seq: seq, message: ev.MessageID, at: ev.ReceivedAt, visitor: s.source + "/" + visitor}
+	values := ev.Values(s.pathNames, make([]string, 0, len(s.paths)))
+	for i, ip := range s.paths {
+		raw := values[i]
+		if raw == "" {
+			continue
+		}
+		std, ok := s.types[ip.typ].std(raw)
+		p.idents = append(p.idents, preparedIdent{typ: ip.typ, value: std, blocked: !ok || s.blocked(raw, std)})
+	}
+	if ev.Type == "alias" && ev.PreviousID != "" && ev.PreviousID != visitor {
+		p.previous = s.source + "/" + ev.PreviousID
+	}
+	name := ev.Event
+	if name == "" {
+		name = ev.Name
+	}
+	p.act = Activity{ID: ev.MessageID, Type: ev.Type, Name: name, Timestamp: ev.Timestamp, ReceivedAt: ev.ReceivedAt, Source: s.source}
+	return p
+}
+
+// applyEvent prepares and applies one event (replays, which hold the
+// state alone).
+func (s *state) applyEvent(ev *collect.Event, seq uint64) { s.apply(s.prepare(ev, seq)) }
+
+// apply stitches one prepared event into the live graph and records its
+// activity. It returns the number of links made and refused. An event the
+// state already holds (logged before the state was built: see from) is
+// skipped, so a batch swap never applies one twice.
+func (s *state) apply(p *prepared) (made, refused int) {
+	if p.seq < s.from {
+		return 0, 0
+	}
+	rec := s.live.Record(s.srcIdx, p.visitor)
 	s.customer(rec)
-	link := func(a, b int32, msg string) {
+	link := func(a, b int32) {
 		ida, idb := s.custOf[s.live.Find(a)], s.custOf[s.live.Find(b)]
 		reason, ra, rb := s.live.Union(a, b, identity.CoOccurrence)
 		if ra == rb {
 			return
 		}
-		s.remember(liveDecision{A: a, B: b, Accepted: reason == "", Reason: reason, Message: msg, At: ev.ReceivedAt})
+		s.remember(liveDecision{A: a, B: b, Accepted: reason == "", Reason: reason, Message: p.message, At: p.at})
 		if reason != "" {
 			refused++
 			return
@@ -388,27 +449,18 @@ func (s *state) apply(ev *collect.Event) (made, refused int) {
 			delete(s.nodeOf, gone)
 		}
 	}
-	for _, p := range s.paths {
-		raw := ev.Value(p.path)
-		if raw == "" {
-			continue
-		}
-		std, ok := s.types[p.typ].std(raw)
-		if !ok || s.blocked(raw, std) {
-			s.remember(liveDecision{A: rec, B: -1, Reason: "blocked or invalid " + s.types[p.typ].name + " value", Message: ev.MessageID, At: ev.ReceivedAt})
+	for _, id := range p.idents {
+		if id.blocked {
+			s.remember(liveDecision{A: rec, B: -1, Reason: "blocked or invalid " + s.types[id.typ].name + " value", Message: p.message, At: p.at})
 			refused++
 			continue
 		}
-		link(rec, s.live.Ident(p.typ, std), ev.MessageID)
+		link(rec, s.live.Ident(id.typ, id.value))
 	}
-	if ev.Type == "alias" && ev.PreviousID != "" && ev.PreviousID != visitor {
-		link(rec, s.live.Record(s.srcIdx, s.source+"/"+ev.PreviousID), ev.MessageID)
+	if p.previous != "" {
+		link(rec, s.live.Record(s.srcIdx, p.previous))
 	}
-	name := ev.Event
-	if name == "" {
-		name = ev.Name
-	}
-	list := append(s.acts[rec], Activity{ID: ev.MessageID, Type: ev.Type, Name: name, Timestamp: ev.Timestamp, ReceivedAt: ev.ReceivedAt, Source: s.source})
+	list := append(s.acts[rec], p.act)
 	if len(list) > activitiesPerRecord {
 		list = slices.Delete(list, 0, len(list)-activitiesPerRecord)
 	}
