@@ -18,6 +18,7 @@ import (
 
 	"github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/console"
 	"github.com/knit-cdp/knit/server"
 )
 
@@ -42,7 +43,8 @@ Tracking API for collection, live identity stitching with the batch guards,
 the profile API, and batch runs on a schedule or on POST /v1/admin/runs.
 
 Keys and tokens come from the environment variables that knit.yaml's serve
-section names (write_keys, read_tokens, admin_tokens). The server refuses to
+section names (write_keys, read_tokens, admin_tokens). The web console is at
+/console/: sign in with a read or admin token (docs/console.md). The server refuses to
 listen on a non-loopback address without them.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -109,6 +111,13 @@ func runServe(ctx context.Context, dir, listen string, verbose bool) error {
 		ln.Close()
 		return err
 	}
+	con, err := console.NewForServer(srv, opt.ReadTokens, opt.AdminTokens)
+	if err != nil {
+		srv.Close()
+		ln.Close()
+		return err
+	}
+	con.Mount(srv.Mux())
 	lockPath := filepath.Join(proj.Dir, serveLockFile)
 	lock, _ := json.Marshal(serveLock{PID: os.Getpid(), Listen: ln.Addr().String()})
 	if err := os.WriteFile(lockPath, lock, 0o644); err != nil {
@@ -122,7 +131,7 @@ func runServe(ctx context.Context, dir, listen string, verbose bool) error {
 	if every := sc.ScheduleInterval(); every > 0 {
 		go srv.Schedule(ctx, every)
 	}
-	log.Info("listening", "address", "http://"+ln.Addr().String(), "project", proj.Dir)
+	log.Info("listening", "address", "http://"+ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/console/", "project", proj.Dir)
 	select {
 	case err := <-errc:
 		srv.Close()
