@@ -22,28 +22,47 @@ type Member struct {
 
 // Members lists a segment's current members, by customer ID.
 func Members(ctx context.Context, eng engine.Engine, segment string) ([]Member, error) {
+	out := []Member{}
+	err := EachMember(ctx, eng, segment, 0, func(m Member) error {
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}
+
+// EachMember calls f for a segment's current members by customer ID, at
+// most limit of them (0: all), as the rows are read: a download of a
+// million members holds one at a time.
+func EachMember(ctx context.Context, eng engine.Engine, segment string, limit int, f func(Member) error) error {
 	if err := requireSegment(ctx, eng, segment); err != nil {
-		return nil, err
+		return err
 	}
-	rows, err := eng.Query(ctx, engine.Rebind(eng.Dialect(), `SELECT m.customer_id, COALESCE(p.known, FALSE), COALESCE(h.entered_run, 0), h.entered_at
+	q := `SELECT m.customer_id, COALESCE(p.known, FALSE), COALESCE(h.entered_run, 0), h.entered_at
 FROM segment_members m LEFT JOIN profiles p ON p.customer_id = m.customer_id
 LEFT JOIN segment_history h ON h.segment = m.segment AND h.customer_id = m.customer_id AND h.left_run IS NULL
-WHERE m.segment = ? ORDER BY m.customer_id`), segment)
+WHERE m.segment = ? ORDER BY m.customer_id`
+	args := []any{segment}
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := eng.Query(ctx, engine.Rebind(eng.Dialect(), q), args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	out := []Member{}
 	for rows.Next() {
 		var m Member
 		var at sql.NullTime
 		if err := rows.Scan(&m.CustomerID, &m.Known, &m.EnteredRun, &at); err != nil {
-			return nil, err
+			return err
 		}
 		m.EnteredAt = at.Time
-		out = append(out, m)
+		if err := f(m); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // CountMembers counts a segment's current members.
