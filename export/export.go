@@ -9,6 +9,7 @@ package export
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -302,11 +303,26 @@ func engineType(t segment.FieldType) engine.Type {
 
 // each runs the selection and calls fn with every row's values.
 func (env *Env) each(ctx context.Context, sel *selection, fn func(row []any) error) error {
+	return env.eachTyped(ctx, sel, nil, fn)
+}
+
+// eachTyped is each, telling start (when not nil) the result columns'
+// database types before the first row.
+func (env *Env) eachTyped(ctx context.Context, sel *selection, start func([]*sql.ColumnType) error, fn func(row []any) error) error {
 	rows, err := env.Eng.Query(ctx, sel.query, sel.args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	if start != nil {
+		types, err := rows.ColumnTypes()
+		if err != nil {
+			return err
+		}
+		if err := start(types); err != nil {
+			return err
+		}
+	}
 	vals := make([]any, len(sel.cols))
 	ptrs := make([]any, len(vals))
 	for i := range vals {

@@ -164,10 +164,11 @@ func (o orderedRowT) MarshalJSON() ([]byte, error) {
 }
 
 // writeParquet lets DuckDB write the file: its COPY writes a million rows
-// in a fraction of a second, far faster than scanning them into Go.
+// in a fraction of a second, far faster than scanning them into Go. Other
+// engines' rows are written from Go (parquet.go).
 func (env *Env) writeParquet(ctx context.Context, sel *selection, path string, res *Result) error {
 	if env.Eng.Dialect().Name() != "duckdb" {
-		return fmt.Errorf("parquet exports need the DuckDB engine; use csv or ndjson")
+		return env.writeParquetRows(ctx, sel, path, res)
 	}
 	// The path is written by knit (project folder, export name, run
 	// folder), not taken from a rule; quotes are doubled all the same.

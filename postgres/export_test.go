@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/duckdb"
+	"github.com/knit-cdp/knit/engine"
 	"github.com/knit-cdp/knit/pipeline"
 	"github.com/knit-cdp/knit/postgres"
 )
@@ -124,5 +127,115 @@ func TestPostgresExportUpsertsAndReplaces(t *testing.T) {
 	got = table()
 	if len(got) != 2 || got["a@example.com"] != 10 || got["c@example.com"] != 7 {
 		t.Fatalf("after run 2 the table holds %v, want a@example.com updated to 10, c@example.com 7, b@example.com gone", got)
+	}
+}
+
+// Parquet exports on a PostgreSQL store are written from Go (parquet-go):
+// the files hold the same columns, in the same order, with the same types
+// and values as DuckDB's COPY writes on a DuckDB store — read back here by
+// DuckDB's read_parquet. The everyone export holds text, BIGINT, DOUBLE,
+// BOOLEAN and TIMESTAMP columns, with nulls.
+func TestParquetExportOnPostgresMatchesDuckDB(t *testing.T) {
+	url := testURL(t)
+	ctx := context.Background()
+	now := time.Date(2024, 3, 10, 10, 0, 0, 0, time.UTC)
+	files := map[string]string{}
+	for _, store := range []string{"duckdb", "postgres"} {
+		dir := t.TempDir()
+		for _, name := range []string{"knit.yaml", "members.csv", "events.csv"} {
+			b, err := os.ReadFile(filepath.Join("..", "export", "testdata", "shop", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "knit.yaml" {
+				b = []byte(strings.Replace(string(b), "measures:\n", "measures:\n  purchases: {aggregate: count, activity: Purchase}\n", 1))
+				b = append(b, "  everyone_parquet: {to: parquet, fields: [customer_id, known, first_seen, last_seen, email, revenue, purchases]}\n"...)
+			}
+			os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		}
+		t.Setenv("KNIT_TEST_POSTGRES", url)
+		t.Setenv("KNIT_TEST_WEBHOOK", "http://127.0.0.1:1/unused")
+		t.Setenv("KNIT_TEST_BROKEN_WEBHOOK", "http://127.0.0.1:1/unused")
+		proj, err := config.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proj.Config.ExportOrder = []string{"buyers_parquet", "everyone_parquet"}
+		for name := range proj.Config.Exports {
+			if !slices.Contains(proj.Config.ExportOrder, name) {
+				delete(proj.Config.Exports, name)
+			}
+		}
+		var eng engine.Engine
+		if store == "duckdb" {
+			db, err := duckdb.Open(filepath.Join(dir, "knit.duckdb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			eng = db
+		} else {
+			eng = openSchema(t, "parquet_export")
+		}
+		rep, err := pipeline.Run(ctx, proj, eng, pipeline.Options{Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range rep.Insights.Exports {
+			if x.Status != "succeeded" || x.Rows == 0 {
+				t.Fatalf("%s: %s export = %+v", store, x.Name, x)
+			}
+			files[store+"/"+x.Name] = x.Location
+		}
+	}
+	reader, err := duckdb.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	read := func(path string) (schema, rows []string) {
+		t.Helper()
+		for _, q := range []struct {
+			sql string
+			out *[]string
+		}{
+			{"SELECT column_name || ' ' || column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))", &schema},
+			{"SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet(?) ORDER BY ALL", nil},
+		} {
+			r, err := reader.SQL().QueryContext(ctx, q.sql, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, _ := r.Columns()
+			for r.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := r.Scan(ptrs...); err != nil {
+					t.Fatal(err)
+				}
+				line := fmt.Sprint(vals...)
+				if q.out != nil {
+					*q.out = append(*q.out, line)
+				} else {
+					rows = append(rows, line)
+				}
+			}
+			r.Close()
+		}
+		return schema, rows
+	}
+	for _, name := range []string{"buyers_parquet", "everyone_parquet"} {
+		ws, wr := read(files["duckdb/"+name])
+		gs, gr := read(files["postgres/"+name])
+		if !slices.Equal(ws, gs) {
+			t.Errorf("%s: DuckDB writes columns\n  %v\nPostgreSQL's export\n  %v", name, ws, gs)
+		}
+		if !slices.Equal(wr, gr) || len(wr) == 0 {
+			t.Errorf("%s: DuckDB writes rows\n  %v\nPostgreSQL's export\n  %v", name, wr, gr)
+		}
+		t.Logf("%s: %v, %d rows", name, gs, len(gr))
 	}
 }
