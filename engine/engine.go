@@ -99,3 +99,23 @@ func ColumnDefs(d Dialect, cols []Column) string {
 	}
 	return b.String()
 }
+
+// IndexColumn is one column of a secondary index.
+type IndexColumn struct {
+	Name string
+	// Desc orders the column descending with nulls last, as the queries
+	// that sort by it do.
+	Desc bool
+	// Prefix makes a text column serve prefix matches (LIKE 'p%') under
+	// any collation, besides equality.
+	Prefix bool
+}
+
+// Indexer is implemented by engines that answer point, prefix and top-N
+// lookups from secondary indexes (PostgreSQL). DuckDB does not implement
+// it: its column scans with zone maps answer those lookups over millions
+// of rows in milliseconds, and its indexes slow bulk writes. Callers index
+// staged tables before the swap, so the index moves with its table.
+type Indexer interface {
+	CreateIndex(ctx context.Context, table string, cols []IndexColumn) error
+}

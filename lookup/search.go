@@ -3,24 +3,31 @@ package lookup
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"regexp"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/standardize"
 )
 
 // SearchQuery asks for a page of customers.
 type SearchQuery struct {
-	// Text is a name, an email, a phone, a customer ID or a type:value
-	// key; empty lists every customer.
+	// Text is a name, an email, a phone, a customer ID, a record key
+	// (source/pk) or a type:value key; empty lists every customer.
 	Text string
 	// Known is "", "known" or "unknown".
 	Known string
 	// Segment restricts the results to one segment's members.
 	Segment string
 	// Sort is "", "last_seen", "first_seen", "records" or "name"; a
-	// leading "-" sorts descending.
+	// leading "-" sorts descending. "" ranks text matches by quality
+	// (exact, then prefix, then one typo away), then newest first.
 	Sort          string
 	Limit, Offset int
 }
@@ -37,8 +44,11 @@ type SearchHit struct {
 	Records  int64  `json:"records"`
 	Sources  string `json:"sources"`
 	LastSeen string `json:"last_seen,omitempty"`
-	// Matched says what the text matched ("email:jane@…", "name").
+	// Matched says what the text matched ("email:jane@example.com",
+	// "name:jane", "customer_id", "previous_id:…", "record:loyalty/707").
 	Matched string `json:"matched,omitempty"`
+	// Match is the match quality: "exact", "prefix" or "typo".
+	Match string `json:"match,omitempty"`
 }
 
 // SearchResult is a page of hits and the total number of matches.
@@ -47,69 +57,411 @@ type SearchResult struct {
 	Total int64       `json:"total"`
 }
 
-// Search finds customers. This first version matches identifier values
-// by prefix and customer IDs exactly; ranking, typo tolerance and names
-// follow in the search index.
+// Limits on a search: longer text is refused rather than truncated, so
+// what is searched is always what was typed.
+const (
+	MaxSearchText  = 200 // characters
+	MaxSearchLimit = 200 // hits per page
+	maxSearchWords = 8
+	minTypoLength  = 4  // shorter words match too much at one edit
+	maxTypoLength  = 64 // longer values are keys, pasted rather than typed
+)
+
+// Search finds customers by the search index the pipeline writes
+// (search_terms, search_profiles: see pipeline/search.go). The text is
+// read two ways at once: as one value (an identifier, a phone in any
+// format, a single name) matched against every term, and as words that
+// must each match a name token of the same customer ("jane doe"). Each
+// comparison is exact, a prefix, or one edit away (a deletion, insertion,
+// substitution or swap of two neighbours), for words of four characters or
+// more; a customer ranks by its best reading, then by recency. A
+// customer ID (current or previous), a record key and a type:value key
+// are matched exactly as well.
 func Search(ctx context.Context, eng engine.Engine, proj *config.Project, q SearchQuery) (*SearchResult, error) {
-	if err := requireResults(ctx, eng); err != nil {
+	if err := checkSearch(ctx, eng, proj, &q); err != nil {
 		return nil, err
 	}
-	if q.Limit <= 0 || q.Limit > 200 {
-		q.Limit = 50
-	}
-	if q.Known != "" && q.Known != "known" && q.Known != "unknown" {
-		return nil, knit.Errorf(knit.EINVALID, "known filter %q: use known or unknown", q.Known)
-	}
-	var where []string
-	var args []any
-	if t := strings.TrimSpace(q.Text); t != "" {
-		where = append(where, `(p.customer_id = ? OR p.customer_id IN (SELECT customer_id FROM identifiers WHERE lower(value) LIKE ? ESCAPE '\'))`)
-		args = append(args, t, likePrefix(strings.ToLower(valueOf(t))))
-	}
-	switch q.Known {
-	case "known":
-		where = append(where, "p.known")
-	case "unknown":
-		where = append(where, "NOT p.known")
-	}
-	if q.Segment != "" {
-		where = append(where, "p.customer_id IN (SELECT customer_id FROM segment_members WHERE segment = ?)")
-		args = append(args, q.Segment)
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	order, err := searchOrder(q.Sort)
+	filters, fargs := searchFilters(q)
+	order, err := searchOrder(q.Sort, q.Text != "")
 	if err != nil {
 		return nil, err
 	}
+	if q.Text == "" {
+		return listProfiles(ctx, eng, filters, fargs, order, q)
+	}
+	plan, err := parseSearch(proj, q.Text)
+	if err != nil {
+		return nil, err
+	}
+	cte, args := plan.sql()
+	from := " FROM cand c JOIN search_profiles s ON s.customer_id = c.customer_id"
 	res := &SearchResult{}
-	err = each(ctx, eng, "SELECT count(*) FROM profiles p"+cond, args, func(rows *sql.Rows) error { return rows.Scan(&res.Total) })
+	page := append(append(append([]any{}, args...), fargs...), q.Limit, q.Offset)
+	err = each(ctx, eng, cte+`
+SELECT s.customer_id, s.known, s.name, s.email, s.phone, s.record_count, s.sources, CAST(s.last_seen AS VARCHAR),
+  c.score, b.kind, b.label, b.term, b.value, count(*) OVER () AS total`+from+`
+JOIN best b ON b.customer_id = c.customer_id AND b.rn = 1`+filters+`
+ORDER BY `+order+`, s.customer_id LIMIT ? OFFSET ?`, page, func(rows *sql.Rows) error {
+		var h SearchHit
+		var name, email, phone, last, label, term, value sql.NullString
+		var kind string
+		var score int
+		if err := rows.Scan(&h.CustomerID, &h.Known, &name, &email, &phone, &h.Records, &h.Sources, &last,
+			&score, &kind, &label, &term, &value, &res.Total); err != nil {
+			return err
+		}
+		h.Name, h.Email, h.Phone, h.LastSeen = name.String, email.String, phone.String, last.String
+		h.Matched, h.Match = matched(kind, label.String, term.String, value.String), quality(score)
+		res.Hits = append(res.Hits, h)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Hits) == 0 && q.Offset > 0 {
+		// Past the last page the window total is not computed: count.
+		err = each(ctx, eng, cte+" SELECT count(*)"+from+filters, append(append([]any{}, args...), fargs...),
+			func(rows *sql.Rows) error { return rows.Scan(&res.Total) })
+	}
+	return res, err
+}
+
+// checkSearch validates a query and that the index exists.
+func checkSearch(ctx context.Context, eng engine.Engine, proj *config.Project, q *SearchQuery) error {
+	q.Text = strings.TrimSpace(q.Text)
+	if n := utf8.RuneCountInString(q.Text); n > MaxSearchText {
+		return knit.Errorf(knit.EINVALID, "search text is %d characters long; at most %d are allowed", n, MaxSearchText)
+	}
+	if !utf8.ValidString(q.Text) {
+		return knit.Errorf(knit.EINVALID, "search text is not valid UTF-8")
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = 50
+	case q.Limit < 0 || q.Limit > MaxSearchLimit:
+		return knit.Errorf(knit.EINVALID, "page size %d: use 1 to %d", q.Limit, MaxSearchLimit)
+	}
+	if q.Offset < 0 {
+		return knit.Errorf(knit.EINVALID, "page offset %d: must not be negative", q.Offset)
+	}
+	if q.Known != "" && q.Known != "known" && q.Known != "unknown" {
+		return knit.Errorf(knit.EINVALID, "known filter %q: use known or unknown", q.Known)
+	}
+	if q.Segment != "" {
+		if _, ok := proj.Config.Segments[q.Segment]; !ok {
+			names := make([]string, 0, len(proj.Config.Segments))
+			for n := range proj.Config.Segments {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return knit.Errorf(knit.EINVALID, "unknown segment %q; the project has: %s", q.Segment, strings.Join(names, ", "))
+		}
+	}
+	if err := requireResults(ctx, eng); err != nil {
+		return err
+	}
+	ok, err := eng.TableExists(ctx, "search_profiles")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return knit.Errorf(knit.ENOTFOUND, "the project's results have no search index yet (they predate it): run `knit run --only search` to build it")
+	}
+	return nil
+}
+
+// listProfiles pages through profiles when there is no text.
+func listProfiles(ctx context.Context, eng engine.Engine, filters string, args []any, order string, q SearchQuery) (*SearchResult, error) {
+	res := &SearchResult{}
+	err := each(ctx, eng, "SELECT count(*) FROM search_profiles s"+filters, args, func(rows *sql.Rows) error { return rows.Scan(&res.Total) })
 	if err != nil {
 		return nil, err
 	}
 	page := append(append([]any{}, args...), q.Limit, q.Offset)
-	err = each(ctx, eng, "SELECT p.customer_id, p.known, p.record_count, p.sources, CAST(p.last_seen AS VARCHAR) FROM profiles p"+cond+
-		" ORDER BY "+order+", p.customer_id LIMIT ? OFFSET ?", page, func(rows *sql.Rows) error {
+	err = each(ctx, eng, `SELECT s.customer_id, s.known, s.name, s.email, s.phone, s.record_count, s.sources, CAST(s.last_seen AS VARCHAR)
+FROM search_profiles s`+filters+` ORDER BY `+order+`, s.customer_id LIMIT ? OFFSET ?`, page, func(rows *sql.Rows) error {
 		var h SearchHit
-		var last sql.NullString
-		if err := rows.Scan(&h.CustomerID, &h.Known, &h.Records, &h.Sources, &last); err != nil {
+		var name, email, phone, last sql.NullString
+		if err := rows.Scan(&h.CustomerID, &h.Known, &name, &email, &phone, &h.Records, &h.Sources, &last); err != nil {
 			return err
 		}
-		h.LastSeen = last.String
+		h.Name, h.Email, h.Phone, h.LastSeen = name.String, email.String, phone.String, last.String
 		res.Hits = append(res.Hits, h)
 		return nil
 	})
 	return res, err
 }
 
-// valueOf strips a type: prefix so "email:jane@" searches values.
-func valueOf(t string) string {
-	if i := strings.IndexByte(t, ':'); i > 0 && !strings.Contains(t[:i], " ") {
-		return t[i+1:]
+func searchFilters(q SearchQuery) (string, []any) {
+	var where []string
+	var args []any
+	switch q.Known {
+	case "known":
+		where = append(where, "s.known")
+	case "unknown":
+		where = append(where, "NOT s.known")
 	}
-	return t
+	if q.Segment != "" {
+		where = append(where, "s.customer_id IN (SELECT customer_id FROM segment_members WHERE segment = ?)")
+		args = append(args, q.Segment)
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+func searchOrder(sort string, ranked bool) (string, error) {
+	key := strings.TrimPrefix(sort, "-")
+	col := map[string]string{"": "s.last_seen", "last_seen": "s.last_seen", "first_seen": "s.first_seen",
+		"records": "s.record_count", "name": "s.sort_name"}[key]
+	if col == "" {
+		return "", knit.Errorf(knit.EINVALID, "sort %q: use last_seen, first_seen, records or name, with - for descending", sort)
+	}
+	switch {
+	case sort == "" && ranked:
+		return "c.score DESC, s.last_seen DESC NULLS LAST", nil
+	case sort == "" || strings.HasPrefix(sort, "-"):
+		return col + " DESC NULLS LAST", nil
+	}
+	return col + " NULLS LAST", nil
+}
+
+func quality(score int) string {
+	switch {
+	case score >= 3:
+		return "exact"
+	case score == 2:
+		return "prefix"
+	}
+	return "typo"
+}
+
+func matched(kind, label, term, value string) string {
+	switch kind {
+	case "name":
+		return "name:" + term
+	case "id":
+		return label + ":" + value
+	case "customer_id":
+		return "customer_id"
+	}
+	return kind + ":" + value
+}
+
+// Scores of a hit: a key matched exactly outranks every text match.
+const (
+	scoreKey    = 4
+	scoreExact  = 3
+	scorePrefix = 2
+	scoreTypo   = 1
+)
+
+// searchWord is one word of a reading with the terms it may match.
+type searchWord struct {
+	exact  []string // whole terms (each is also a prefix)
+	prefix []string // term prefixes
+	typos  []string // terms one edit away
+}
+
+// searchReading is one way of reading the text: every word must match a
+// term of the customer, within kind and label when they are set.
+type searchReading struct {
+	kind, label string
+	words       []searchWord
+}
+
+// searchPlan is what a text searches for.
+type searchPlan struct {
+	keys     []keyLookup // exact customer ID, previous ID or record key
+	readings []searchReading
+}
+
+type keyLookup struct{ query, arg string }
+
+var (
+	uuidShape = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	typedKey  = regexp.MustCompile(`^([a-z_][a-z0-9_]*):(\S.*)$`)
+	phoneLike = regexp.MustCompile(`^\+?[0-9 ().\-]+$`)
+)
+
+// parseSearch turns text into a plan. Control characters are word breaks.
+func parseSearch(proj *config.Project, text string) (*searchPlan, error) {
+	text = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, text)
+	text = strings.TrimSpace(text)
+	cfg := &proj.Config
+	plan := &searchPlan{}
+	if m := typedKey.FindStringSubmatch(text); m != nil {
+		if it, ok := cfg.Identifiers[m[1]]; ok {
+			w, err := identifierWord(it, m[2])
+			if err != nil {
+				return nil, err
+			}
+			plan.readings = append(plan.readings, searchReading{kind: "id", label: m[1], words: []searchWord{w}})
+			return plan, nil
+		}
+		if !strings.Contains(m[2], "/") { // not a URL
+			return nil, knit.Errorf(knit.EINVALID, "unknown identifier type %q in %q; the project has: %s",
+				m[1], text, strings.Join(cfg.IdentOrder, ", "))
+		}
+	}
+	if uuidShape.MatchString(text) {
+		id := strings.ToLower(text)
+		plan.keys = append(plan.keys,
+			keyLookup{`SELECT customer_id, 'customer_id' AS kind, CAST(NULL AS VARCHAR) AS label, customer_id AS term, customer_id AS value FROM search_profiles WHERE customer_id = ?`, id},
+			keyLookup{`SELECT merged_into AS customer_id, 'previous_id' AS kind, CAST(NULL AS VARCHAR) AS label, customer_id AS term, customer_id AS value FROM customer_ids WHERE customer_id = ? AND status = 'merged'`, id})
+	}
+	if src, pk, ok := strings.Cut(text, "/"); ok && pk != "" {
+		if _, known := cfg.Sources[src]; known {
+			plan.keys = append(plan.keys, keyLookup{`SELECT customer_id, 'record' AS kind, source AS label, record_key AS term, record_key AS value FROM records WHERE record_key = ? AND customer_id IS NOT NULL`, text})
+		}
+	}
+	// The whole text as one value, against every term.
+	whole := strings.ToLower(text)
+	w := searchWord{exact: []string{whole}, prefix: []string{whole}}
+	if !strings.ContainsFunc(whole, unicode.IsSpace) {
+		w.typos = typos(whole)
+	}
+	if phoneLike.MatchString(text) {
+		addPhoneForms(cfg, text, &w)
+	}
+	plan.readings = append(plan.readings, searchReading{words: []searchWord{w}})
+	// Its words as name tokens.
+	if folded, ok := standardize.Text(text); ok {
+		words := strings.Fields(folded)
+		if len(words) > maxSearchWords {
+			return nil, knit.Errorf(knit.EINVALID, "search text has %d words; at most %d are allowed", len(words), maxSearchWords)
+		}
+		if len(words) > 1 || words[0] != whole {
+			r := searchReading{kind: "name"}
+			for _, x := range words {
+				r.words = append(r.words, searchWord{exact: []string{x}, prefix: []string{x}, typos: typos(x)})
+			}
+			plan.readings = append(plan.readings, r)
+		}
+	}
+	return plan, nil
+}
+
+// identifierWord is the word of a type:value search: the standardised value
+// (exact, prefix and typos) and, while the value is still being typed and
+// does not standardise yet, its lower-cased text as a prefix.
+func identifierWord(it *config.Identifier, value string) (searchWord, error) {
+	raw := strings.ToLower(strings.TrimSpace(value))
+	w := searchWord{prefix: []string{raw}}
+	std, err := standardize.For(it.Normalize, it.DefaultRegion)
+	if err != nil {
+		return w, err
+	}
+	if strings.EqualFold(it.Normalize, "phone") {
+		w.prefix = phonePrefixes(it.DefaultRegion, value)
+	}
+	if v, ok := std(value); ok {
+		v = searchTerm(it, v)
+		w.exact = append(w.exact, v)
+		w.prefix = appendNew(w.prefix, v)
+		w.typos = typos(v)
+	}
+	return w, nil
+}
+
+// searchTerm is how the pipeline stores an identifier value as a term.
+func searchTerm(it *config.Identifier, v string) string {
+	if strings.EqualFold(it.Normalize, "phone") {
+		return strings.TrimPrefix(v, "+")
+	}
+	return strings.ToLower(v)
+}
+
+// addPhoneForms lets a phone typed in any format find the stored number:
+// the number standardised by each phone type, and its digits as a prefix,
+// with the default region's calling code when no "+" was typed.
+func addPhoneForms(cfg *config.Config, text string, w *searchWord) {
+	for _, name := range cfg.IdentOrder {
+		it := cfg.Identifiers[name]
+		if !strings.EqualFold(it.Normalize, "phone") {
+			continue
+		}
+		if std, err := standardize.For("phone", it.DefaultRegion); err == nil {
+			if v, ok := std(text); ok {
+				w.exact = appendNew(w.exact, searchTerm(it, v))
+				w.prefix = appendNew(w.prefix, searchTerm(it, v))
+			}
+		}
+		for _, p := range phonePrefixes(it.DefaultRegion, text) {
+			w.prefix = appendNew(w.prefix, p)
+		}
+	}
+}
+
+func phonePrefixes(region, text string) []string {
+	digits, ok := standardize.Digits(text)
+	if !ok || len(digits) < 3 {
+		return nil
+	}
+	out := []string{digits}
+	if cc := standardize.PhoneCountryCode(region); cc != "" && !strings.HasPrefix(strings.TrimSpace(text), "+") && !strings.HasPrefix(digits, cc) {
+		out = append(out, cc+digits)
+	}
+	return out
+}
+
+func appendNew(list []string, v string) []string {
+	if slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
+}
+
+// typoAlphabet is what a substitution or insertion may put in: the
+// characters of folded names and of normalised identifiers.
+const typoAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789@.-_"
+
+// typos returns the strings one edit (Damerau: deletion, insertion,
+// substitution, transposition of neighbours) away from w: a few hundred
+// for a name, about 1,300 for an email. Words too short to tell apart at
+// one edit, too long to be typed, or not ASCII get none.
+func typos(w string) []string {
+	n := len(w)
+	if n < minTypoLength || n > maxTypoLength {
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		if w[i] >= utf8.RuneSelf {
+			return nil
+		}
+	}
+	seen := make(map[string]bool, n*(2*len(typoAlphabet)+2))
+	add := func(s string) {
+		if s != w {
+			seen[s] = true
+		}
+	}
+	for i := 0; i < n; i++ {
+		add(w[:i] + w[i+1:])
+		if i+1 < n {
+			add(w[:i] + string(w[i+1]) + string(w[i]) + w[i+2:])
+		}
+		for j := 0; j < len(typoAlphabet); j++ {
+			add(w[:i] + string(typoAlphabet[j]) + w[i+1:])
+		}
+	}
+	for i := 0; i <= n; i++ {
+		for j := 0; j < len(typoAlphabet); j++ {
+			add(w[:i] + string(typoAlphabet[j]) + w[i:])
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	slices.Sort(out) // the same query text for the same search
+	return out
 }
 
 func likePrefix(s string) string {
@@ -117,14 +469,67 @@ func likePrefix(s string) string {
 	return r.Replace(s) + "%"
 }
 
-func searchOrder(sort string) (string, error) {
-	desc := strings.HasPrefix(sort, "-")
-	col := map[string]string{"": "p.last_seen", "last_seen": "p.last_seen", "first_seen": "p.first_seen", "records": "p.record_count"}[strings.TrimPrefix(sort, "-")]
-	if col == "" {
-		return "", knit.Errorf(knit.EINVALID, "sort %q: use last_seen, first_seen or records, with - for descending", sort)
+// sql renders the plan as common table expressions ending in cand
+// (customer_id, score) and best (the customer's best hit, rn = 1).
+func (p *searchPlan) sql() (string, []any) {
+	var hits []string
+	var args []any
+	ph := func(vals []string) string {
+		for _, v := range vals {
+			args = append(args, v)
+		}
+		return strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
 	}
-	if desc || sort == "" {
-		return col + " DESC NULLS LAST", nil
+	var need strings.Builder
+	need.WriteString("CASE grp")
+	for _, k := range p.keys {
+		hits = append(hits, fmt.Sprintf("SELECT k.*, 0 AS grp, 0 AS tok, %d AS quality FROM (%s) k", scoreKey, k.query))
+		args = append(args, k.arg)
 	}
-	return col + " NULLS LAST", nil
+	for g, r := range p.readings {
+		g++ // group 0 is the keys
+		fmt.Fprintf(&need, " WHEN %d THEN %d", g, len(r.words))
+		restrict := ""
+		restrictArgs := []any{}
+		if r.kind != "" {
+			restrict += " AND t.kind = ?"
+			restrictArgs = append(restrictArgs, r.kind)
+		}
+		if r.label != "" {
+			restrict += " AND t.label = ?"
+			restrictArgs = append(restrictArgs, r.label)
+		}
+		for i, w := range r.words {
+			cols := fmt.Sprintf("t.customer_id, t.kind, t.label, t.term, t.value, %d AS grp, %d AS tok", g, i)
+			for _, pre := range w.prefix {
+				q := scoreExact
+				exact := "1 = 0"
+				if len(w.exact) > 0 {
+					exact = "t.term IN (" + ph(w.exact) + ")"
+				}
+				hits = append(hits, fmt.Sprintf("SELECT %s, CASE WHEN %s THEN %d ELSE %d END AS quality FROM search_terms t WHERE t.term LIKE ? ESCAPE '\\'%s",
+					cols, exact, q, scorePrefix, restrict))
+				args = append(append(args, likePrefix(pre)), restrictArgs...)
+			}
+			if len(w.typos) > 0 {
+				hits = append(hits, fmt.Sprintf("SELECT %s, %d AS quality FROM search_terms t WHERE t.term IN (%s)%s", cols, scoreTypo, ph(w.typos), restrict))
+				args = append(args, restrictArgs...)
+			}
+		}
+	}
+	need.WriteString(" ELSE 1 END")
+	cte := `WITH hits AS (
+` + strings.Join(hits, "\nUNION ALL ") + `
+), tok AS (
+  SELECT customer_id, grp, tok, max(quality) AS q FROM hits GROUP BY customer_id, grp, tok
+), grp AS (
+  SELECT customer_id, grp, min(q) AS score FROM tok GROUP BY customer_id, grp HAVING count(*) = ` + need.String() + `
+), cand AS (
+  SELECT customer_id, max(score) AS score FROM grp GROUP BY customer_id
+), best AS (
+  SELECT h.customer_id, h.kind, h.label, h.term, h.value,
+    ROW_NUMBER() OVER (PARTITION BY h.customer_id ORDER BY g.score DESC, h.grp, h.quality DESC, h.kind, h.label, h.term) AS rn
+  FROM hits h JOIN grp g ON g.customer_id = h.customer_id AND g.grp = h.grp
+)`
+	return cte, args
 }

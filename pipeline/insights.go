@@ -14,8 +14,10 @@ import (
 )
 
 // Stages a partial run (Options.Only) may name. "unify" is every stage
-// from load to fields; the others are the stages of that name.
-var PartialStages = []string{"unify", "activities", "measures", "segments", "exports"}
+// from load to fields, and the search index after them; the others are the
+// stages of that name ("search" rebuilds the search index of the last
+// results).
+var PartialStages = []string{"unify", "search", "activities", "measures", "segments", "exports"}
 
 // unifyStages are the stages "unify" stands for.
 var unifyStages = []string{"load", "match", "cluster", "ids", "write", "fields"}
@@ -52,6 +54,9 @@ func (r *run) wants(stage string) bool {
 	}
 	if slices.Contains(unifyStages, stage) {
 		stage = "unify"
+	}
+	if stage == "search" && slices.Contains(r.opt.Only, "unify") {
+		return true
 	}
 	return slices.Contains(r.opt.Only, stage)
 }
@@ -109,9 +114,9 @@ func (r *run) insightStage(ctx context.Context, stage string) error {
 // swapTables lists the tables this run swaps in: everything it staged.
 func (r *run) swapTables(unified []string) []string {
 	if r.partial() {
-		return slices.Clone(r.ins.staged)
+		return append(slices.Clone(r.ins.staged), r.searchStaged...)
 	}
-	return append(unified, r.ins.staged...)
+	return append(append(unified, r.searchStaged...), r.ins.staged...)
 }
 
 // runExports sends this run's results; it runs after the swap, so only the

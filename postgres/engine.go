@@ -396,3 +396,24 @@ func (Dialect) Similarity(metric, a, b string) string {
 	}
 	return ""
 }
+
+var _ engine.Indexer = (*DB)(nil)
+
+// CreateIndex creates a btree index on table. The index is left unnamed so
+// PostgreSQL picks a free name: a staged table's index keeps its name when
+// the table is renamed over the live one, so a fixed name would collide on
+// the next run.
+func (d *DB) CreateIndex(ctx context.Context, table string, cols []engine.IndexColumn) error {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		p := quote(c.Name)
+		if c.Prefix {
+			p += " text_pattern_ops"
+		}
+		if c.Desc {
+			p += " DESC NULLS LAST"
+		}
+		parts[i] = p
+	}
+	return d.Exec(ctx, "CREATE INDEX ON "+quote(table)+" ("+strings.Join(parts, ", ")+")")
+}

@@ -1,6 +1,7 @@
 package standardize
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -95,4 +96,15 @@ func phoneRegion(region string) (string, error) {
 		return "", knit.Errorf(knit.EINVALID, "unknown phone region %q; use an ISO 3166 alpha-2 code such as US, GB or DE", region)
 	}
 	return region, nil
+}
+
+// PhoneCountryCode returns the calling code of a default phone region
+// ("US" → "1", "GB" → "44"; empty means US), or "" for an unknown region.
+// Search uses it to read a partly typed national number as international.
+func PhoneCountryCode(region string) string {
+	region, err := phoneRegion(region)
+	if err != nil {
+		return ""
+	}
+	return strconv.Itoa(phonenumbers.GetCountryCodeForRegion(region))
 }

@@ -1,0 +1,236 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/standardize"
+)
+
+// The customer search index (see lookup.Search and docs/console.md):
+//
+//   - search_terms(term, customer_id, kind, label, value): one row per
+//     normalised name token ("jane", kind name, label the field) and per
+//     identifier value (kind id, label the type; phones without "+", the
+//     rest lower-cased), sorted by term so a DuckDB scan for a term or a
+//     prefix skips every row group whose range cannot hold it;
+//   - search_profiles: one row per profile with what a result list shows
+//     and sorts by (display name, one email, one phone, counts, dates).
+//
+// Typo tolerance needs no table of its own: the query side spells out the
+// few hundred strings one edit away from what was typed and looks them up
+// as exact terms, which costs one scan (DuckDB) or a few hundred index
+// probes (PostgreSQL) instead of an index many times the size of the data.
+var searchTables = []string{"search_terms", "search_profiles"}
+
+// nameParts ranks the fields that make a display name, by the last part of
+// their name: first names, then middle, then last; a full name is used only
+// when none of those exists.
+var nameParts = map[string]int{
+	"first_name": 0, "given_name": 0, "middle_name": 1,
+	"last_name": 2, "family_name": 2, "surname": 2, "full_name": 3, "name": 3,
+}
+
+// NameFields returns the project's fields that make up a customer's display
+// name, in display order.
+func NameFields(cfg *config.Config) []string {
+	var parts, full []string
+	for rank := 0; rank <= 3; rank++ {
+		for _, f := range cfg.FieldOrder {
+			last := f[strings.LastIndexByte(f, '.')+1:]
+			if r, ok := nameParts[last]; ok && r == rank {
+				if rank == 3 {
+					full = append(full, f)
+				} else {
+					parts = append(parts, f)
+				}
+			}
+		}
+	}
+	if len(parts) > 0 {
+		return parts
+	}
+	return full
+}
+
+// identifierTypesBy returns the identifier types standardised as kind.
+func identifierTypesBy(cfg *config.Config, kind string) []string {
+	var out []string
+	for _, name := range cfg.IdentOrder {
+		if strings.EqualFold(cfg.Identifiers[name].Normalize, kind) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// inList renders "IN (?, ?…)" for values, or a condition that never holds
+// when there are none.
+func inList(expr string, values []string, args *engine.Args) string {
+	if len(values) == 0 {
+		return "(1 = 0)"
+	}
+	ph := make([]string, len(values))
+	for i, v := range values {
+		ph[i] = args.Add(v)
+	}
+	return expr + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+// searchSource names the table a search stage reads: this run's staged
+// results, or the live ones when only the search stage runs.
+func (r *run) searchSource(table string) string {
+	if r.partial() {
+		return r.eng.Dialect().Quote(table)
+	}
+	return r.eng.Dialect().Quote(engine.StagedName(table))
+}
+
+// buildSearch writes the search tables, staged.
+func (r *run) buildSearch(ctx context.Context) error {
+	if err := r.searchNames(ctx); err != nil {
+		return err
+	}
+	if err := r.searchTerms(ctx); err != nil {
+		return err
+	}
+	if err := r.searchProfiles(ctx); err != nil {
+		return err
+	}
+	if ix, ok := r.eng.(engine.Indexer); ok {
+		for _, x := range []struct {
+			table string
+			cols  []engine.IndexColumn
+		}{
+			{"search_terms", []engine.IndexColumn{{Name: "term", Prefix: true}}},
+			{"search_profiles", []engine.IndexColumn{{Name: "customer_id"}}},
+			{"search_profiles", []engine.IndexColumn{{Name: "last_seen", Desc: true}, {Name: "customer_id"}}},
+			{"search_profiles", []engine.IndexColumn{{Name: "first_seen", Desc: true}, {Name: "customer_id"}}},
+			{"search_profiles", []engine.IndexColumn{{Name: "record_count", Desc: true}, {Name: "customer_id"}}},
+			{"search_profiles", []engine.IndexColumn{{Name: "sort_name"}, {Name: "customer_id"}}},
+		} {
+			if err := ix.CreateIndex(ctx, engine.StagedName(x.table), x.cols); err != nil {
+				return err
+			}
+		}
+	}
+	r.searchStaged = append(r.searchStaged, searchTables...)
+	return nil
+}
+
+// searchNames writes search_names (term, customer_id, label): the name
+// tokens of every record of a profile, folded by standardize.Text in Go
+// (the engines' lower() does not fold accents alike), so a customer is
+// also found by a name only an older record carries.
+func (r *run) searchNames(ctx context.Context) error {
+	cols := []engine.Column{{Name: "term", Type: engine.Text}, {Name: "customer_id", Type: engine.Text}, {Name: "label", Type: engine.Text}}
+	staged := engine.StagedName("search_names")
+	if err := r.eng.CreateTable(ctx, staged, cols); err != nil {
+		return err
+	}
+	fields := NameFields(&r.proj.Config)
+	if len(fields) == 0 {
+		return nil
+	}
+	q := r.eng.Dialect().Quote
+	sel, present := make([]string, len(fields)), make([]string, len(fields))
+	for i, f := range fields {
+		sel[i], present[i] = q(f), q(f)+" IS NOT NULL"
+	}
+	rows, err := r.eng.Query(ctx, "SELECT customer_id, "+strings.Join(sel, ", ")+" FROM "+r.searchSource("records")+
+		" WHERE customer_id IS NOT NULL AND ("+strings.Join(present, " OR ")+")")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	b := startBulk(ctx, r.eng, staged, cols)
+	vals := make([]sql.NullString, len(fields))
+	dest := make([]any, len(fields)+1)
+	var cust string
+	dest[0] = &cust
+	for i := range vals {
+		dest[i+1] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			b.abort()
+			return fmt.Errorf("search names: %w", err)
+		}
+		for i, v := range vals {
+			folded, ok := standardize.Text(v.String)
+			if !v.Valid || !ok {
+				continue
+			}
+			for _, tok := range strings.Fields(folded) {
+				if err := b.add([]any{tok, cust, fields[i]}); err != nil {
+					b.abort()
+					return err
+				}
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		b.abort()
+		return err
+	}
+	return b.close()
+}
+
+// searchTerms writes search_terms from the name tokens and the keyring.
+func (r *run) searchTerms(ctx context.Context) error {
+	d := r.eng.Dialect()
+	q := d.Quote
+	text := d.TypeName(engine.Text)
+	args := engine.NewArgs(d)
+	phones := inList("type", identifierTypesBy(&r.proj.Config, "phone"), args)
+	terms, names := q(engine.StagedName("search_terms")), q(engine.StagedName("search_names"))
+	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+terms); err != nil {
+		return err
+	}
+	stmt := `CREATE TABLE ` + terms + ` AS
+SELECT term, customer_id, kind, label, value FROM (
+  SELECT DISTINCT term, customer_id, CAST('name' AS ` + text + `) AS kind, label, CAST(NULL AS ` + text + `) AS value FROM ` + names + `
+  UNION ALL
+  SELECT CASE WHEN ` + phones + ` THEN ltrim(value, '+') ELSE lower(value) END, customer_id, CAST('id' AS ` + text + `), type, value
+  FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL
+) t ORDER BY term, customer_id`
+	if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
+		return err
+	}
+	return r.eng.Exec(ctx, "DROP TABLE "+names)
+}
+
+// searchProfiles writes search_profiles: the columns a result page shows
+// and sorts by, one row per profile.
+func (r *run) searchProfiles(ctx context.Context) error {
+	d := r.eng.Dialect()
+	q := d.Quote
+	text := d.TypeName(engine.Text)
+	name := "CAST(NULL AS " + text + ")"
+	if fields := NameFields(&r.proj.Config); len(fields) > 0 {
+		cols := make([]string, len(fields))
+		for i, f := range fields {
+			cols[i] = "p." + q(f)
+		}
+		name = "NULLIF(concat_ws(' ', " + strings.Join(cols, ", ") + "), '')"
+	}
+	args := engine.NewArgs(d)
+	emails := inList("type", identifierTypesBy(&r.proj.Config, "email"), args)
+	phones := inList("type", identifierTypesBy(&r.proj.Config, "phone"), args)
+	out := q(engine.StagedName("search_profiles"))
+	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+out); err != nil {
+		return err
+	}
+	stmt := `CREATE TABLE ` + out + ` AS
+SELECT p.customer_id, p.known, p.record_count, p.sources, p.first_seen, p.last_seen,
+  ` + name + ` AS name, lower(` + name + `) AS sort_name, c.email, c.phone
+FROM ` + r.searchSource("profiles") + ` p LEFT JOIN (
+  SELECT customer_id, min(CASE WHEN ` + emails + ` THEN value END) AS email, min(CASE WHEN ` + phones + ` THEN value END) AS phone
+  FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL GROUP BY customer_id
+) c ON c.customer_id = p.customer_id`
+	return r.eng.Exec(ctx, stmt, args.List...)
+}
