@@ -107,17 +107,39 @@ func part(s, p string) string {
 	return s
 }
 
-// ParseDate reads the leading YYYY-MM-DD of a date or timestamp, as date
-// levels do.
+// ParseDate reads the leading date of a date or timestamp, as date levels
+// do: YYYY-MM-DD with any one separator of - / . or space, or YYYYMMDD.
 func ParseDate(s string) (time.Time, bool) { return parseDate(s) }
 
-// parseDate reads the leading YYYY-MM-DD of a date or timestamp.
+// parseDate reads the leading date of s. Separators other than '-' matter
+// because the default text standardiser turns "1630-08-01" into
+// "1630 08 01", and the digits standardiser into "16300801": a date level
+// on such a field must still see dates, not silently never hold.
 func parseDate(s string) (time.Time, bool) {
-	if len(s) < 10 {
+	var ymd string
+	switch {
+	case len(s) >= 10 && isDigits(s[:4]) && isDateSep(s[4]) && s[7] == s[4] && isDigits(s[5:7]) && isDigits(s[8:10]) && (len(s) == 10 || !isDigit(s[10])):
+		ymd = s[:4] + s[5:7] + s[8:10]
+	case len(s) >= 8 && isDigits(s[:8]) && (len(s) == 8 || !isDigit(s[8])):
+		ymd = s[:8]
+	default:
 		return time.Time{}, false
 	}
-	t, err := time.Parse("2006-01-02", s[:10])
+	t, err := time.Parse("20060102", ymd)
 	return t, err == nil
+}
+
+func isDateSep(c byte) bool { return c == '-' || c == '/' || c == '.' || c == ' ' }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // JaroWinkler is the Jaro-Winkler similarity of a and b by character

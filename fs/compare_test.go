@@ -56,6 +56,13 @@ func TestLevelOfPresets(t *testing.T) {
 		{dob, "1971-06-24", "1971-07-20", "within 31 days"},
 		{dob, "1971-06-24", "1972-03-01", "within 365 days"},
 		{dob, "1971-06-24", "1990-01-01", "else"},
+		// The text standardiser's and the digits standardiser's forms of a
+		// date are dates too (historical_50k's dob is standardised as text).
+		{dob, "1630 08 01", "1630 08 24", "within 31 days"},
+		{dob, "16300801", "1630-09-21", "within 365 days"},
+		{dob, "1852 83 26", "1852 08 26", "else"}, // month 83 is no date
+		{dob, "1630 08-01", "1630-08-02", "else"}, // mixed separators: not a date
+		{dob, "163008011", "163008122", "else"}, // nine digits: not a date
 		{email, "rob@smith.net", "rob@smith.net", "exact"},
 		{email, "rob@smith.net", "rob@gmail.com", "same local part"},
 		{email, "robert255@smith.net", "roberta25@smith.net", "Jaro-Winkler ≥ 0.88"},

@@ -169,6 +169,8 @@ func TestFirstName(t *testing.T) {
 		{"Smith, Bob", "robert smith"},
 		{"Chris", "christopher"}, // ambiguous: the first row listing it wins
 		{"Christine", "christine"},
+		// The common reading, not the alphabetically first one.
+		{"Will", "william"}, {"Ted", "edward"}, {"Harry", "henry"}, {"Sam", "samuel"}, {"Jack", "john"}, {"Fred", "frederick"},
 		{"Nathan", "nathan"},   // a canonical name resolves to itself, though also Jonathan's nickname
 		{"Xiomara", "xiomara"}, // not in the table
 		{"Mr.", ""},
