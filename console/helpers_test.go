@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/duckdb"
+	"github.com/knit-cdp/knit/internal/testproject"
 	"github.com/knit-cdp/knit/pipeline"
 	"github.com/knit-cdp/knit/server"
 )
@@ -46,60 +46,16 @@ type fixture struct {
 	http *httptest.Server
 }
 
-// copyCoffee copies examples/coffee (without its database or exports)
-// and changes it so the console has every kind of profile to show:
-// Unknown1 signs in as Jane (loyalty 707) after browsing anonymously, web
-// visitors get profiles of their own (Unkonwn5 stays unknown), and one
-// member's name and city are markup.
+// copyCoffee copies examples/coffee and changes it so the console has
+// every kind of profile to show: Unknown1 signs in as Jane (loyalty 707)
+// after browsing anonymously, web visitors get profiles of their own
+// (Unkonwn5 stays unknown), and one member's name and city are markup.
 func copyCoffee(t *testing.T) string {
 	t.Helper()
-	src := filepath.Join("..", "examples", "coffee")
-	dst := t.TempDir()
-	for _, sub := range []string{"", "data", "overrides"} {
-		entries, err := os.ReadDir(filepath.Join(src, sub))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.MkdirAll(filepath.Join(dst, sub), 0o755)
-		for _, e := range entries {
-			if e.IsDir() || strings.Contains(e.Name(), ".duckdb") {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(src, sub, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.WriteFile(filepath.Join(dst, sub, e.Name()), b, 0o644)
-		}
-	}
-	editFile(t, filepath.Join(dst, "knit.yaml"), "include_all_records: [loyalty, ecommerce]", "include_all_records: [loyalty, ecommerce, web]")
-	appendFile(t, filepath.Join(dst, "data", "web_events.csv"), "5,07-23-2022 10:30:00,Unknown1,707,Loyalty sign-in\n")
-	appendFile(t, filepath.Join(dst, "data", "loyalty.csv"), `712,"`+strings.ReplaceAll(hostileName, `"`, `""`)+`",Evil,eve@example.com,503-555-0199,<img src=x onerror=alert(2)>,2022-07-02 08:00:00`+"\n")
-	return dst
-}
-
-func editFile(t *testing.T, path, old, new string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), old) {
-		t.Fatalf("%s lacks %q", path, old)
-	}
-	os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644)
-}
-
-func appendFile(t *testing.T, path, text string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
+	dir := testproject.Copy(t, filepath.Join("..", "examples", "coffee"))
+	testproject.CoffeeSignIn(t, dir)
+	testproject.Append(t, dir, "data/loyalty.csv", `712,"`+strings.ReplaceAll(hostileName, `"`, `""`)+`",Evil,eve@example.com,503-555-0199,<img src=x onerror=alert(2)>,2022-07-02 08:00:00`+"\n")
+	return dir
 }
 
 // newFixture runs the pipeline on a fresh copy of the coffee project
