@@ -10,8 +10,41 @@ import (
 	"strings"
 
 	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/identity"
 )
+
+// Override is one always-match or never-match pair of record keys
+// (source/pk), with where it was written.
+type Override struct {
+	Never bool
+	A, B  string
+	File  string
+	Line  int
+}
+
+// ReadOverrides reads a project's override files, never-match first; knit
+// serve applies them to its live graph as a run applies them to the batch.
+func ReadOverrides(proj *config.Project) ([]Override, error) {
+	o := proj.Config.Overrides
+	var out []Override
+	for _, f := range []struct {
+		path  string
+		never bool
+	}{{o.NeverMatch, true}, {o.AlwaysMatch, false}} {
+		if f.path == "" {
+			continue
+		}
+		list, err := readOverrides(proj.Dir, f.path, f.never)
+		if err != nil {
+			return nil, err
+		}
+		for _, ov := range list {
+			out = append(out, Override{Never: ov.never, A: ov.a, B: ov.b, File: ov.file, Line: ov.line})
+		}
+	}
+	return out, nil
+}
 
 type override struct {
 	never bool

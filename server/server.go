@@ -121,7 +121,11 @@ func (s *Server) buildState(ctx context.Context) (*state, error) {
 			return nil, err
 		}
 	}
-	return st, nil
+	problems, err := st.loadOverrides()
+	for _, p := range problems {
+		s.log.Warn("override not applied live", "problem", p)
+	}
+	return st, err
 }
 
 // Handler returns the server's HTTP handler.

@@ -51,6 +51,9 @@ type state struct {
 	decided []liveDecision       // ring of the latest decisions
 	next    int                  // ring position
 	runAt   time.Time            // when the batch result was produced (zero: none)
+	// waiting holds override pairs naming a record not in the live graph
+	// yet, under the key of each of their records (see overrides.go).
+	waiting map[string][]pipeline.Override
 	// from is the number of logged events the state was built with:
 	// apply skips events logged before it (they are already in).
 	from uint64
@@ -416,37 +419,14 @@ func (s *state) apply(p *prepared) (made, refused int) {
 	if p.seq < s.from {
 		return 0, 0
 	}
-	rec := s.live.Record(s.srcIdx, p.visitor)
+	rec := s.record(s.srcIdx, p.visitor)
 	s.customer(rec)
 	link := func(a, b int32) {
-		ida, idb := s.custOf[s.live.Find(a)], s.custOf[s.live.Find(b)]
-		reason, ra, rb := s.live.Union(a, b, identity.CoOccurrence)
-		if ra == rb {
-			return
-		}
-		s.remember(liveDecision{A: a, B: b, Accepted: reason == "", Reason: reason, Message: p.message, At: p.at})
-		if reason != "" {
+		switch s.join(a, b, identity.CoOccurrence, p.message, p.at) {
+		case joined:
+			made++
+		case refusedJoin:
 			refused++
-			return
-		}
-		made++
-		root := s.live.Find(a)
-		// The merged cluster keeps one ID: a batch customer's over a live
-		// one, else the ID of the larger side; the other resolves to it.
-		keep, gone := ida, idb
-		if keep == "" || gone != "" && s.batch[keep] == nil && s.batch[gone] != nil {
-			keep, gone = idb, ida
-		}
-		delete(s.custOf, ra)
-		delete(s.custOf, rb)
-		if keep != "" {
-			s.setCustomer(root, keep)
-		}
-		if gone != "" && gone != keep {
-			s.prevIDs[gone] = keep
-			s.merged[keep] = append(append(s.merged[keep], gone), s.merged[gone]...)
-			delete(s.merged, gone)
-			delete(s.nodeOf, gone)
 		}
 	}
 	for _, id := range p.idents {
@@ -458,7 +438,7 @@ func (s *state) apply(p *prepared) (made, refused int) {
 		link(rec, s.live.Ident(id.typ, id.value))
 	}
 	if p.previous != "" {
-		link(rec, s.live.Record(s.srcIdx, p.previous))
+		link(rec, s.record(s.srcIdx, p.previous))
 	}
 	list := append(s.acts[rec], p.act)
 	if len(list) > activitiesPerRecord {
@@ -466,6 +446,47 @@ func (s *state) apply(p *prepared) (made, refused int) {
 	}
 	s.acts[rec] = list
 	return made, refused
+}
+
+type joinResult int
+
+const (
+	together    joinResult = iota // already one cluster
+	joined                        // the link merged two clusters
+	refusedJoin                   // a guard refused the link
+)
+
+// join links two nodes with evidence of a kind, records the decision, and
+// carries customer IDs across a merge.
+func (s *state) join(a, b int32, kind identity.Kind, message string, at time.Time) joinResult {
+	ida, idb := s.custOf[s.live.Find(a)], s.custOf[s.live.Find(b)]
+	reason, ra, rb := s.live.Union(a, b, kind)
+	if ra == rb {
+		return together
+	}
+	s.remember(liveDecision{A: a, B: b, Accepted: reason == "", Reason: reason, Message: message, At: at})
+	if reason != "" {
+		return refusedJoin
+	}
+	root := s.live.Find(a)
+	// The merged cluster keeps one ID: a batch customer's over a live
+	// one, else the ID of the larger side; the other resolves to it.
+	keep, gone := ida, idb
+	if keep == "" || gone != "" && s.batch[keep] == nil && s.batch[gone] != nil {
+		keep, gone = idb, ida
+	}
+	delete(s.custOf, ra)
+	delete(s.custOf, rb)
+	if keep != "" {
+		s.setCustomer(root, keep)
+	}
+	if gone != "" && gone != keep {
+		s.prevIDs[gone] = keep
+		s.merged[keep] = append(append(s.merged[keep], gone), s.merged[gone]...)
+		delete(s.merged, gone)
+		delete(s.nodeOf, gone)
+	}
+	return joined
 }
 
 func (s *state) remember(d liveDecision) {
