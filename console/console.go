@@ -102,6 +102,8 @@ type Console struct {
 	log   *slog.Logger
 	now   func() time.Time
 	pages map[string]*template.Template // by template file name
+	// perPage is the page size of lists (25; tests page with fewer).
+	perPage int
 
 	mu       sync.Mutex // guards sessions and failures
 	sessions map[string]*session
@@ -139,7 +141,7 @@ func New(opt Options) (*Console, error) {
 		opt.SessionTTL = 12 * time.Hour
 	}
 	c := &Console{opt: opt, proj: opt.Project, eng: opt.Engine, log: opt.Logger, now: opt.Now,
-		pages: map[string]*template.Template{}, sessions: map[string]*session{}, failures: map[string]*failureWindow{}}
+		pages: map[string]*template.Template{}, perPage: 25, sessions: map[string]*session{}, failures: map[string]*failureWindow{}}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}

@@ -132,17 +132,10 @@ func (c *Console) segmentTrends(ctx context.Context, runs []int64) ([]segmentTre
 	if err := add(`SELECT segment, left_run, count(*) FROM segment_history WHERE left_run IS NOT NULL GROUP BY segment, left_run`, -1); err != nil {
 		return nil, err
 	}
-	var names []string
-	err := c.each(ctx, `SELECT segment FROM segment_defs ORDER BY segment LIMIT 1000`, nil, func(rows *sql.Rows) error {
-		var s string
-		err := rows.Scan(&s)
-		names = append(names, s)
-		return err
-	})
+	names, err := c.segmentNames(ctx)
 	if err != nil {
 		return nil, err
 	}
-	names = inConfigOrder(names, c.proj.Config.SegmentOrder)
 	out := make([]segmentTrend, 0, len(names))
 	for _, name := range names {
 		t := segmentTrend{Name: name}
@@ -162,6 +155,21 @@ func (c *Console) segmentTrends(ctx context.Context, runs []int64) ([]segmentTre
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// segmentNames lists the segments of the last run, in knit.yaml's order.
+func (c *Console) segmentNames(ctx context.Context) ([]string, error) {
+	if ok, err := c.hasTable(ctx, insights.SegmentDefsTable); err != nil || !ok {
+		return nil, err
+	}
+	var names []string
+	err := c.each(ctx, `SELECT segment FROM segment_defs ORDER BY segment LIMIT 1000`, nil, func(rows *sql.Rows) error {
+		var s string
+		err := rows.Scan(&s)
+		names = append(names, s)
+		return err
+	})
+	return inConfigOrder(names, c.proj.Config.SegmentOrder), err
 }
 
 // inConfigOrder orders names as knit.yaml lists them, unknown names after.

@@ -32,6 +32,7 @@ var funcs = template.FuncMap{
 	"pathEscape": url.PathEscape,
 	"query":      queryString,
 	"sparkline":  sparkline,
+	"value":      fmtValue,
 }
 
 func fmtTime(v any) string {

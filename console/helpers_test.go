@@ -50,10 +50,15 @@ type fixture struct {
 // every kind of profile to show: Unknown1 signs in as Jane (loyalty 707)
 // after browsing anonymously, web visitors get profiles of their own
 // (Unkonwn5 stays unknown), and one member's name and city are markup.
+// Jane opens her web shop account (A-1001) after joining the loyalty
+// programme, at 10:15 instead of three days before, so she becomes known
+// at her loyalty sign-up (10:05) and her 10:00 product view happened
+// while she was unknown.
 func copyCoffee(t *testing.T) string {
 	t.Helper()
 	dir := testproject.Copy(t, filepath.Join("..", "examples", "coffee"))
 	testproject.CoffeeSignIn(t, dir)
+	testproject.Edit(t, dir, "data/ecommerce.csv", "Jane,Doe,,2022-07-20 18:00:00", "Jane,Doe,,2022-07-23 10:15:00")
 	testproject.Append(t, dir, "data/loyalty.csv", `712,"`+strings.ReplaceAll(hostileName, `"`, `""`)+`",Evil,eve@example.com,503-555-0199,<img src=x onerror=alert(2)>,2022-07-02 08:00:00`+"\n")
 	return dir
 }

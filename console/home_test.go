@@ -39,7 +39,8 @@ func TestDumpPages(t *testing.T) {
 	}
 	f := newFixture(t)
 	c := f.signedIn(adminToken)
-	for name, path := range map[string]string{"home": "/console/"} {
+	for name, path := range map[string]string{"home": "/console/", "runs": "/console/runs",
+		"customers": "/console/customers", "profile": "/console/customers/anonymous_id:Unknown1", "unknown": "/console/customers?known=unknown"} {
 		os.WriteFile(filepath.Join(dir, name+".html"), []byte(c.page(path)), 0o644)
 	}
 }
