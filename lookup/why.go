@@ -57,7 +57,8 @@ func (e WhyEvidence) Label() string {
 	return name + ": " + e.Values
 }
 
-// WhyEdge joins two nodes (A < B) with every piece of evidence between them.
+// WhyEdge joins two nodes (A before B in node order: the anchor first)
+// with every piece of evidence between them.
 type WhyEdge struct {
 	A        string        `json:"a"`
 	B        string        `json:"b"`
@@ -237,6 +238,9 @@ WHERE customer_a = ? OR customer_b = ? ORDER BY accepted DESC, kind, rule, a, b 
 		return nil, err
 	}
 	for _, e := range edges {
+		if index[e.A] > index[e.B] {
+			e.A, e.B = e.B, e.A // the side nearer the anchor first
+		}
 		g.Edges = append(g.Edges, *e)
 	}
 	slices.SortFunc(g.Edges, func(x, y WhyEdge) int {

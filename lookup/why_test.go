@@ -58,7 +58,6 @@ func edgeLabels(g *lookup.WhyGraph) []string {
 		}
 		out = append(out, e.A+" — "+e.B+": "+strings.Join(ls, "; "))
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -76,7 +75,7 @@ func TestWhyJaneAfterSignIn(t *testing.T) {
 		t.Errorf("anchor %v, records %d, truncated %v", g.Nodes[0].Anchor, g.Records, g.Truncated)
 	}
 	want := []string{
-		"ecommerce/A-1001 — loyalty/707: shared: email:jane.doe@example.com",
+		"loyalty/707 — ecommerce/A-1001: shared: email:jane.doe@example.com",
 		"loyalty/707 — pos/707: shared: loyalty_id:707",
 		"loyalty/707 — web/Auth234: co-occurrence: anonymous_id:Auth234 + loyalty_id:707 (web event 2)",
 		"loyalty/707 — web/Unknown1: co-occurrence: anonymous_id:Unknown1 + loyalty_id:707 (web event 5)",
