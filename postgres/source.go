@@ -149,7 +149,11 @@ func describeTable(ctx context.Context, db *sql.DB, src *config.Source) ([]table
 		if src.URL != "" {
 			where = "the search_path of " + redact(src.URL)
 		}
-		return nil, knit.Errorf(knit.ENOTFOUND, "source %q: no table or view %s in %s (or it has no columns); write schema.name to name another schema, as the catalogue spells it (usually lower case)", src.Name, src.Table, where)
+		hint := "write schema.name to name another schema, as the catalogue spells it (usually lower case)"
+		if src.Table == CollectedTable {
+			hint = "knit serve creates it when it starts on this store; start it once"
+		}
+		return nil, knit.Errorf(knit.ENOTFOUND, "source %q: no table or view %s in %s (or it has no columns); %s", src.Name, src.Table, where, hint)
 	}
 	return cols, nil
 }

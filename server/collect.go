@@ -85,6 +85,7 @@ func (s *Server) ingest(r *http.Request, events []*collect.Event) error {
 		return knit.Wrap(knit.EINTERNAL, err, "storing events")
 	}
 	s.metrics.stored.Add(int64(len(fresh)))
+	s.shared.enqueue(first, fresh)
 	s.mu.RLock()
 	st := s.st // any state prepares alike: it reads only the configuration
 	s.mu.RUnlock()

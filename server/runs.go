@@ -69,16 +69,35 @@ func (s *Server) Run(ctx context.Context) *RunStatus {
 	if err := s.writeCollected(upto); err != nil {
 		return fail(err)
 	}
+	if err := s.mirrorCollected(ctx, upto); err != nil {
+		return fail(err)
+	}
 	rep, err := pipeline.Run(ctx, s.proj, s.eng, pipeline.Options{Now: s.opt.Now})
 	st.Report = rep
 	if err != nil {
 		return fail(err)
 	}
-	next, err := s.buildState(ctx)
+	seen, profiles, err := s.reload(ctx, rep.RunID)
 	if err != nil {
 		return fail(err)
 	}
-	var seen uint64
+	st.Reapplied = int(seen - min(seen, upto))
+	now := s.opt.Now().UTC()
+	st.Status, st.Finished = "succeeded", &now
+	s.metrics.runs.Add(1)
+	s.log.Info("batch run swapped in", "run", rep.RunID, "profiles", profiles, "events_after_start", st.Reapplied)
+	return st
+}
+
+// reload builds a new live state from the last batch result (run runID)
+// with every logged event applied again, and swaps it in under the lock
+// after applying the events that arrived in between. It returns how many
+// events the new state holds and its batch profiles.
+func (s *Server) reload(ctx context.Context, runID int64) (seen uint64, profiles int, err error) {
+	next, err := s.buildState(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
 	apply := func(seq uint64, p []byte) error {
 		if ev, err := collect.Decode(p); err == nil {
 			next.applyEvent(ev, seq)
@@ -87,7 +106,7 @@ func (s *Server) Run(ctx context.Context) *RunStatus {
 		return nil
 	}
 	if err := s.events.Read(0, apply); err != nil {
-		return fail(err)
+		return 0, 0, err
 	}
 	s.mu.Lock()
 	// Events stored while the new state was built: there are few, and
@@ -97,17 +116,10 @@ func (s *Server) Run(ctx context.Context) *RunStatus {
 		next.from = seen // ingests still applying older events skip them
 		next.carryIDs(s.st)
 		s.st = next
+		s.noteLoaded(runID)
 	}
 	s.mu.Unlock()
-	if err != nil {
-		return fail(err)
-	}
-	st.Reapplied = int(seen - min(seen, upto))
-	now := s.opt.Now().UTC()
-	st.Status, st.Finished = "succeeded", &now
-	s.metrics.runs.Add(1)
-	s.log.Info("batch run swapped in", "run", rep.RunID, "profiles", len(next.batch), "events_after_start", st.Reapplied)
-	return st
+	return seen, len(next.batch), err
 }
 
 // carryIDs keeps customer IDs that the old state issued resolving: an ID

@@ -68,6 +68,7 @@ type Server struct {
 	running atomic.Bool // a batch run is in progress
 	lastRun atomic.Pointer[RunStatus]
 	ready   atomic.Bool
+	shared  *shared // nil unless the store is shared with other processes (shared.go)
 }
 
 // New opens the event store, loads the last batch result and replays the
@@ -84,6 +85,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s := &Server{opt: opt, proj: opt.Project, eng: opt.Engine, log: opt.Logger, metrics: newMetrics(),
 		limits: newRateLimits(opt.Project.Config.Serve.RateLimit), dedup: newDedupe(opt.DedupeWindow)}
+	if err := s.openShared(ctx); err != nil {
+		return nil, err
+	}
 	st, err := s.buildState(ctx)
 	if err != nil {
 		return nil, err
@@ -104,6 +108,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		return nil, err
 	}
 	st.from = s.events.Len()
+	s.startShared()
 	s.log.Info("knit serve ready", "events_replayed", replayed, "profiles", len(st.batch))
 	s.routes()
 	s.ready.Store(true)
@@ -139,6 +144,7 @@ func (s *Server) Mux() *http.ServeMux { return s.mux }
 // shuts the HTTP server down first, so in-flight requests drain.
 func (s *Server) Close() error {
 	s.ready.Store(false)
+	s.stopShared()
 	return s.events.Close()
 }
 

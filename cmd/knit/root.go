@@ -111,14 +111,17 @@ func newValidateCmd() *cobra.Command {
 
 // openProject loads and validates a project, then opens its engine.
 func openProject(dir string) (*config.Project, engine.Engine, error) {
-	if err := serverHolding(dir); err != nil {
-		return nil, nil, err
-	}
 	proj, err := config.Load(dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	store := proj.Config.Store
+	// A PostgreSQL store is shared: a running knit serve does not hold it.
+	if !postgres.IsURL(store) {
+		if err := serverHolding(dir); err != nil {
+			return nil, nil, err
+		}
+	}
 	if postgres.IsURL(store) {
 		schema, err := postgres.SchemaFor(store, proj.Dir)
 		if err != nil {

@@ -118,12 +118,16 @@ func runServe(ctx context.Context, dir, listen string, verbose bool) error {
 		return err
 	}
 	con.Mount(srv.Mux())
-	lockPath := filepath.Join(proj.Dir, serveLockFile)
-	lock, _ := json.Marshal(serveLock{PID: os.Getpid(), Listen: ln.Addr().String()})
-	if err := os.WriteFile(lockPath, lock, 0o644); err != nil {
-		return err
+	// A DuckDB file admits one process: the lock tells other commands to
+	// ask the server. A PostgreSQL store is shared, so no lock.
+	if !config.IsPostgresURL(proj.Config.Store) {
+		lockPath := filepath.Join(proj.Dir, serveLockFile)
+		lock, _ := json.Marshal(serveLock{PID: os.Getpid(), Listen: ln.Addr().String()})
+		if err := os.WriteFile(lockPath, lock, 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(lockPath)
 	}
-	defer os.Remove(lockPath)
 
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
