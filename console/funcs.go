@@ -129,17 +129,19 @@ func sparkline(points []trendPoint) template.HTML {
 	fmt.Fprintf(&b, `<svg class="spark" width="%g" height="%g" viewBox="0 0 %g %g" role="img" aria-label="%d members after run %d, %d after run %d">`,
 		w, h, w, h, first.Members, first.Run, last.Members, last.Run)
 	b.WriteString(`<polyline points="`)
+	var x, y float64
 	for i, p := range points {
-		x := pad
+		x = pad
 		if len(points) > 1 {
 			x = pad + float64(i)*(w-2*pad)/float64(len(points)-1)
 		}
-		y := h / 2
+		y = h / 2
 		if hi > lo {
 			y = h - pad - float64(p.Members-lo)*(h-2*pad)/float64(hi-lo)
 		}
 		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
 	}
-	b.WriteString(`"/></svg>`)
+	// A dot on the last run, so a single run still shows something.
+	fmt.Fprintf(&b, `"/><circle cx="%.1f" cy="%.1f" r="2.5"/></svg>`, x, y)
 	return template.HTML(b.String())
 }

@@ -125,6 +125,9 @@ func TestProfilePreviousIDs(t *testing.T) {
 	body = c.page("/console/customers/" + url.PathEscape("anonymous_id:Unknown1"))
 	mustContain(t, "Jane after the merge", body, "<h1>Jane Doe</h1>", "<h3>Previous customer IDs</h3>",
 		"<code>"+anonID+"</code> <span class=\"hint\">merged in run 2</span>")
+	// Home's trend follows the change: Unknown1 had no loyalty ID and no
+	// checkout; merged into Jane it leaves no_loyalty_no_checkout.
+	mustContain(t, "home after two runs", c.page("/console/"), `aria-label="3 members after run 1, 2 after run 2"`)
 	// The old ID still opens the profile, and says where it went.
 	body = c.page("/console/customers/" + anonID)
 	mustContain(t, "the old ID", body, "<h1>Jane Doe</h1>", "Customer ID "+anonID+" was merged into this customer.")
