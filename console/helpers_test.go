@@ -67,6 +67,17 @@ func copyCoffee(t *testing.T) string {
 // (after prepare edits it, when given) and serves it with the console.
 func newFixture(t *testing.T, prepare ...func(dir string)) *fixture {
 	t.Helper()
+	return startFixture(t, true, prepare...)
+}
+
+// newUnrunFixture serves a copy of the coffee project that has never run.
+func newUnrunFixture(t *testing.T) *fixture {
+	t.Helper()
+	return startFixture(t, false)
+}
+
+func startFixture(t *testing.T, run bool, prepare ...func(dir string)) *fixture {
+	t.Helper()
 	dir := copyCoffee(t)
 	for _, p := range prepare {
 		p(dir)
@@ -80,9 +91,11 @@ func newFixture(t *testing.T, prepare ...func(dir string)) *fixture {
 		t.Fatal(err)
 	}
 	now := func() time.Time { return coffeeNow }
-	if _, err := pipeline.Run(context.Background(), proj, eng, pipeline.Options{Now: now}); err != nil {
-		eng.Close()
-		t.Fatal(err)
+	if run {
+		if _, err := pipeline.Run(context.Background(), proj, eng, pipeline.Options{Now: now}); err != nil {
+			eng.Close()
+			t.Fatal(err)
+		}
 	}
 	srv, err := server.New(context.Background(), server.Options{Project: proj, Engine: eng, Now: now, Logger: slog.New(slog.DiscardHandler),
 		ReadTokens: map[string]string{"R": readToken}, AdminTokens: map[string]string{"A": adminToken}})

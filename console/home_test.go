@@ -44,3 +44,16 @@ func TestDumpPages(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, name+".html"), []byte(c.page(path)), 0o644)
 	}
 }
+
+// A project that has never run: pages say so instead of failing.
+func TestPagesBeforeTheFirstRun(t *testing.T) {
+	f := newUnrunFixture(t)
+	c := f.signedIn(adminToken)
+	mustContain(t, "home page", c.page("/console/"), "The project has no results yet", "No run yet", "No segments in the last run")
+	mustContain(t, "runs page", c.page("/console/runs"), "No run yet", "Start a run")
+	resp, body := c.get("/console/customers")
+	if resp.StatusCode != 404 {
+		t.Errorf("customers before any run: %d, want 404", resp.StatusCode)
+	}
+	mustContain(t, "customers page", body, "run `knit run` first")
+}
