@@ -26,8 +26,18 @@ type Override struct {
 // ReadOverrides reads a project's override files, never-match first; knit
 // serve applies them to its live graph as a run applies them to the batch.
 func ReadOverrides(proj *config.Project) ([]Override, error) {
+	list, err := readOverrideFiles(proj)
+	out := make([]Override, len(list))
+	for i, ov := range list {
+		out[i] = Override{Never: ov.never, A: ov.a, B: ov.b, File: ov.file, Line: ov.line}
+	}
+	return out, err
+}
+
+// readOverrideFiles reads the never-match file, then the always-match one.
+func readOverrideFiles(proj *config.Project) ([]override, error) {
 	o := proj.Config.Overrides
-	var out []Override
+	var out []override
 	for _, f := range []struct {
 		path  string
 		never bool
@@ -39,9 +49,7 @@ func ReadOverrides(proj *config.Project) ([]Override, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, ov := range list {
-			out = append(out, Override{Never: ov.never, A: ov.a, B: ov.b, File: ov.file, Line: ov.line})
-		}
+		out = append(out, list...)
 	}
 	return out, nil
 }
@@ -58,20 +66,11 @@ type override struct {
 // every rule. A key that names no record is an error with file and line,
 // so a typo is never silently ignored.
 func (r *run) applyOverrides() error {
-	o := r.proj.Config.Overrides
-	for _, f := range []struct {
-		path  string
-		never bool
-	}{{o.NeverMatch, true}, {o.AlwaysMatch, false}} {
-		if f.path == "" {
-			continue
-		}
-		list, err := readOverrides(r.proj.Dir, f.path, f.never)
-		if err != nil {
-			return err
-		}
-		r.overrides = append(r.overrides, list...)
+	list, err := readOverrideFiles(r.proj)
+	if err != nil {
+		return err
 	}
+	r.overrides = append(r.overrides, list...)
 	var problems []string
 	for _, ov := range r.overrides {
 		a, okA := r.g.LookupRecord(ov.a)
