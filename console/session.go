@@ -231,7 +231,7 @@ func (c *Console) tooManyFailures(addr string, fail bool) bool {
 	if fail {
 		f.n++
 	}
-	return f.n > maxFailures
+	return f.n >= maxFailures
 }
 
 func init() {
