@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"github.com/knit-cdp/knit/collect"
+	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/pipeline"
 )
 
@@ -221,5 +225,38 @@ func TestStateSkipsEventsItWasBuiltWith(t *testing.T) {
 	st.apply(st.prepare(p.Events[0], 1)) // a later event is applied
 	if got := len(st.acts[n]); got != 2 {
 		t.Fatalf("%d activities after a new event, want 2", got)
+	}
+}
+
+// A key configured as its SHA-256 authenticates its secret; the hash
+// itself does not; a malformed hash stops the start.
+func TestHashedKeys(t *testing.T) {
+	dir := copyShop(t)
+	proj, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("hashed-write-key"))
+	hashed := "sha256:" + hex.EncodeToString(sum[:])
+	srv, err := New(context.Background(), Options{Project: proj, WriteKeys: map[string]string{"W": hashed}, ReadTokens: map[string]string{"R": readToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ts := &testServer{t: t, dir: dir, srv: srv, http: httptest.NewServer(srv.Handler())}
+	defer ts.http.Close()
+	body := `{"anonymousId":"h1","name":"Home"}`
+	if code, out := ts.do("POST", "/v1/page", "basic:hashed-write-key", body); code != 200 {
+		t.Fatalf("the secret of a hashed key: %d %v", code, out)
+	}
+	if code, _ := ts.do("POST", "/v1/page", "basic:"+hashed, body); code != 401 {
+		t.Fatalf("the hash itself was accepted: %d", code)
+	}
+	if code, _ := ts.do("POST", "/v1/page", "", `{"anonymousId":"h1","name":"Home","writeKey":"hashed-write-key"}`); code != 200 {
+		t.Fatalf("the secret in the body: %d", code)
+	}
+	_, err = New(context.Background(), Options{Project: proj, WriteKeys: map[string]string{"KNIT_WRITE_KEY": "sha256:abc"}})
+	if err == nil || !strings.Contains(err.Error(), "KNIT_WRITE_KEY") {
+		t.Fatalf("a malformed hash: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -82,6 +81,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	if opt.DedupeWindow <= 0 {
 		opt.DedupeWindow = 5_000_000
+	}
+	if err := checkKeys(opt.WriteKeys, opt.ReadTokens, opt.AdminTokens); err != nil {
+		return nil, err
 	}
 	s := &Server{opt: opt, proj: opt.Project, eng: opt.Engine, log: opt.Logger, metrics: newMetrics(),
 		limits: newRateLimits(opt.Project.Config.Serve.RateLimit), dedup: newDedupe(opt.DedupeWindow)}
@@ -305,12 +307,13 @@ func permits(have, need access) bool {
 func (s *Server) lookupCredential(secret string) (credential, bool) {
 	var found credential
 	ok := false
+	var digest []byte // the secret's SHA-256, for hashed keys (keys.go)
 	for _, set := range []struct {
 		keys map[string]string
 		a    access
 	}{{s.opt.WriteKeys, accessWrite}, {s.opt.ReadTokens, accessRead}, {s.opt.AdminTokens, accessAdmin}} {
 		for name, key := range set.keys {
-			if subtle.ConstantTimeCompare([]byte(secret), []byte(key)) == 1 {
+			if keyMatches(secret, key, &digest) {
 				found, ok = credential{name: name, access: set.a}, true
 			}
 		}
