@@ -176,7 +176,7 @@ func (d *DB) Exec(ctx context.Context, query string, args ...any) error {
 	if _, err := d.db.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("postgres: %w\n%s", err, query)
 	}
-	return nil
+	return d.analyzeCreated(ctx, query)
 }
 
 // Query runs a query.
@@ -218,7 +218,10 @@ func (d *DB) Load(ctx context.Context, table string, cols []engine.Column, next 
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	return n, d.Exec(ctx, "ANALYZE "+quote(table)) // see analyze.go
 }
 
 // rowSource adapts the engine's row callback to pgx.CopyFromSource.

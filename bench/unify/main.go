@@ -7,6 +7,11 @@
 //	go build -o /tmp/knit ./cmd/knit
 //	go run ./bench/unify -knit /tmp/knit -dir /tmp/unify1m -runs 3
 //
+// With -store postgres://… the runs use a PostgreSQL store instead: the
+// project is copied to DIR-pg (knit.yaml with the store, the data
+// symlinked) and its schema (knit_bench_unify unless the URL says
+// schema=) is dropped before each run, as the DuckDB file is deleted.
+//
 // See docs/BENCHMARKS.md.
 package main
 
@@ -31,6 +36,7 @@ func main() {
 	dir := flag.String("dir", "/tmp/unify1m", "workload folder; generated when it has no knit.yaml")
 	preset := flag.String("preset", "unify-1m", "demo preset to generate")
 	runs := flag.Int("runs", 3, "runs to take the median of")
+	store := flag.String("store", "", "a postgres:// URL: run on a PostgreSQL store (see the package comment)")
 	flag.Parse()
 
 	if _, err := os.Stat(filepath.Join(*dir, "knit.yaml")); err != nil {
@@ -45,16 +51,28 @@ func main() {
 		}
 		fmt.Printf("generated %s in %.1fs:\n%s\n", *dir, time.Since(start).Seconds(), st)
 	}
+	project, fresh := *dir, func() error {
+		for _, f := range []string{"knit.duckdb", "knit.duckdb.wal"} {
+			os.Remove(filepath.Join(*dir, f))
+		}
+		return nil
+	}
+	if *store != "" {
+		var err error
+		if project, fresh, err = postgresProject(*dir, *store); err != nil {
+			fail(err)
+		}
+	}
 	var walls []float64
 	var rss []int64
 	stages := map[string][]float64{}
 	var order []string
 	for i := 0; i < *runs; i++ {
-		for _, f := range []string{"knit.duckdb", "knit.duckdb.wal"} {
-			os.Remove(filepath.Join(*dir, f))
+		if err := fresh(); err != nil {
+			fail(err)
 		}
 		var out bytes.Buffer
-		cmd := exec.Command(*knitBin, "run", "--json", "-q", *dir)
+		cmd := exec.Command(*knitBin, "run", "--json", "-q", project)
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
