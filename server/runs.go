@@ -72,7 +72,7 @@ func (s *Server) Run(ctx context.Context) *RunStatus {
 	if err := s.mirrorCollected(ctx, upto); err != nil {
 		return fail(err)
 	}
-	rep, err := pipeline.Run(ctx, s.proj, s.eng, pipeline.Options{Now: s.opt.Now})
+	rep, err := pipeline.Run(ctx, s.proj, s.eng, pipeline.Options{Now: s.opt.Now, Tables: s.opt.Tables})
 	st.Report = rep
 	if err != nil {
 		return fail(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/engine"
 	"github.com/knit-cdp/knit/eventlog"
+	"github.com/knit-cdp/knit/source"
 )
 
 //go:embed openapi.json
@@ -47,6 +48,9 @@ type Options struct {
 	// DedupeWindow is how many recent messageIds are remembered for
 	// de-duplication; default 5,000,000.
 	DedupeWindow int
+	// Tables reads table sources for batch runs when the engine does not
+	// (a DuckDB store with sources on PostgreSQL: package postgres).
+	Tables source.TableOpener
 }
 
 // Server is a running knit serve. Its Handler is safe for concurrent use.

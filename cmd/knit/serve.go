@@ -19,6 +19,7 @@ import (
 	"github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/console"
+	"github.com/knit-cdp/knit/postgres"
 	"github.com/knit-cdp/knit/server"
 )
 
@@ -82,7 +83,7 @@ func runServe(ctx context.Context, dir, listen string, verbose bool) error {
 	if listen == "" {
 		listen = sc.Listen
 	}
-	opt := server.Options{Project: proj, Logger: log}
+	opt := server.Options{Project: proj, Logger: log, Tables: postgres.TableSources{}}
 	if opt.WriteKeys, err = secretsFrom(sc.WriteKeys, "write_keys"); err != nil {
 		return err
 	}
