@@ -138,11 +138,13 @@ func (g *Graph) Link(e Edge) { g.Edges = append(g.Edges, e) }
 // Never forbids two records from ever sharing a profile.
 func (g *Graph) Never(a, b int32) { g.never = append(g.never, [2]int32{a, b}) }
 
-// Decision is what clustering did with one edge.
+// Decision is what clustering did with one edge. It holds no pointers:
+// a run makes millions of decisions, and a pointer-free slice is one the
+// garbage collector never scans. Result.Reason gives the refusal text.
 type Decision struct {
 	Edge     Edge
 	Accepted bool
-	Reason   string // why it was refused
+	reason   int32 // index into Result.reasons + 1; 0 when accepted
 }
 
 // Generic is an identifier value detected as generic.
@@ -157,6 +159,28 @@ type Result struct {
 	Root      []int32    // per node: the representative of its cluster
 	Decisions []Decision // every edge, in the order it was applied
 	Generic   []Generic
+	reasons   []string // distinct refusal texts (see Reason)
+	reasonIdx map[string]int32
+}
+
+// Reason says why a decision refused its edge; "" when it was accepted.
+func (r *Result) Reason(d Decision) string {
+	if d.reason == 0 {
+		return ""
+	}
+	return r.reasons[d.reason-1]
+}
+
+// refuse records a refusal text once and points the decision at it: many
+// edges share one reason (every link of a generic value, say).
+func (r *Result) refuse(d *Decision, reason string) {
+	i, ok := r.reasonIdx[reason]
+	if !ok {
+		r.reasons = append(r.reasons, reason)
+		i = int32(len(r.reasons))
+		r.reasonIdx[reason] = i
+	}
+	d.reason = i
 }
 
 // Options tune clustering.
@@ -185,17 +209,21 @@ func (g *Graph) Resolve(opt Options) *Result {
 	for rec := range uf.never {
 		uf.neverIn[rec] = []int32{rec}
 	}
-	res := &Result{Decisions: make([]Decision, 0, len(edges)), Generic: generic}
+	res := &Result{Decisions: make([]Decision, 0, len(edges)), Generic: generic, reasonIdx: map[string]int32{}}
 	for _, e := range edges {
 		d := Decision{Edge: e}
+		var reason string
 		if gv, ok := isGeneric[e.A]; ok {
-			d.Reason = g.genericReason(gv)
+			reason = g.genericReason(gv)
 		} else if gv, ok := isGeneric[e.B]; ok {
-			d.Reason = g.genericReason(gv)
+			reason = g.genericReason(gv)
 		} else {
-			d.Reason = uf.union(e.A, e.B, e.Kind.forced())
+			reason = uf.union(e.A, e.B, e.Kind.forced())
 		}
-		d.Accepted = d.Reason == ""
+		d.Accepted = reason == ""
+		if !d.Accepted {
+			res.refuse(&d, reason)
+		}
 		res.Decisions = append(res.Decisions, d)
 	}
 	res.Root = make([]int32, len(g.Nodes))

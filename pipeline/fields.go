@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/knit-cdp/knit/engine"
 )
@@ -83,26 +82,24 @@ func (r *run) buildProfiles(ctx context.Context) error {
 		{Name: "first_seen", Type: engine.Timestamp}, {Name: "last_seen", Type: engine.Timestamp}, {Name: "created_run", Type: engine.BigInt},
 	}, len(r.profiles), func(i int, out []any) {
 		p := r.profiles[i]
-		var first, last time.Time
+		first, last := noStamp, noStamp
 		var srcs []string
 		for _, ri := range p.records {
 			rec := r.recs[ri]
 			f := rec.first
-			if f.IsZero() {
+			if f.isZero() {
 				f = rec.updated
 			}
-			if !f.IsZero() && (first.IsZero() || f.Before(first)) {
+			if !f.isZero() && (first.isZero() || f < first) {
 				first = f
 			}
-			if rec.updated.After(last) {
-				last = rec.updated
-			}
+			last = max(last, rec.updated)
 			if name := r.sources[rec.source].cfg.Name; !slices.Contains(srcs, name) {
 				srcs = append(srcs, name)
 			}
 		}
 		out[0], out[1], out[2] = p.id, p.known, r.g.Nodes[r.recs[p.records[0]].node].Value
-		out[3], out[4], out[5], out[6] = int64(len(p.records)), strings.Join(srcs, ","), nullTime(first), nullTime(last)
+		out[3], out[4], out[5], out[6] = int64(len(p.records)), strings.Join(srcs, ","), first.value(), last.value()
 		out[7] = r.registry[p.id].Created
 	})
 	if err != nil {

@@ -28,8 +28,8 @@ type record struct {
 	pk      string
 	file    string
 	line    int64
-	updated time.Time // profile: updated_at; events: last event
-	first   time.Time // events: first event
+	updated stamp // profile: updated_at; events: last event
+	first   stamp // events: first event
 	rows    int32     // rows collapsed into this record
 	attrs   []string  // raw values per unified field (run.fields order); "" = null
 	filled  int       // non-null attributes and identifiers
@@ -372,7 +372,7 @@ type blockedKey struct {
 // choice never depends on row order.
 func (r *run) addProfileRow(s *sourceRun, pending map[string]*record, row *source.Row, pk string, upd time.Time,
 	identCols, identTypes, attrCols, attrFields []int) {
-	rec := &record{source: s.rank, pk: pk, file: row.File, line: row.Line, updated: upd, rows: 1, group: -1}
+	rec := &record{source: s.rank, pk: pk, file: row.File, line: row.Line, updated: stampOf(upd), first: noStamp, rows: 1, group: -1}
 	key := s.cfg.Name + "/" + pk
 	for i, c := range identCols {
 		raw := row.Values[c]
@@ -409,8 +409,8 @@ func (r *run) addProfileRow(s *sourceRun, pending map[string]*record, row *sourc
 }
 
 func betterRow(a, b *record) bool {
-	if !a.updated.Equal(b.updated) {
-		return a.updated.After(b.updated)
+	if a.updated != b.updated {
+		return a.updated > b.updated
 	}
 	if a.filled != b.filled {
 		return a.filled > b.filled
@@ -453,7 +453,7 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 			node, created := r.g.Record(s.rank, key)
 			var rec *record
 			if created {
-				rec = &record{node: node, source: s.rank, pk: v, file: row.File, line: row.Line, first: ts, updated: ts, group: -1,
+				rec = &record{node: node, source: s.rank, pk: v, file: row.File, line: row.Line, first: stampOf(ts), updated: stampOf(ts), group: -1,
 					idents: []recIdent{{typ: identTypes[visitorCol], node: visitor, value: v, raw: visitorRaw}}, filled: 1}
 				r.addRecord(rec)
 				s.rep.Records++
@@ -462,11 +462,11 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 				rec = r.recs[r.nodeRec[node]]
 			}
 			rec.rows++
-			if !ts.IsZero() && (rec.first.IsZero() || ts.Before(rec.first)) {
-				rec.first = ts
-			}
-			if ts.After(rec.updated) {
-				rec.updated = ts
+			if t := stampOf(ts); !t.isZero() {
+				if rec.first.isZero() || t < rec.first {
+					rec.first = t
+				}
+				rec.updated = max(rec.updated, t)
 			}
 		}
 	}

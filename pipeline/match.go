@@ -201,12 +201,12 @@ func winnerOrder(policy string, a, b *record, g *identity.Graph) int {
 	var c int
 	switch policy {
 	case "most_recent":
-		c = b.updated.Compare(a.updated)
+		c = cmp.Compare(b.updated, a.updated)
 	case "least_recent":
-		c = a.updated.Compare(b.updated)
-		if c != 0 && a.updated.IsZero() {
+		c = cmp.Compare(a.updated, b.updated)
+		if c != 0 && a.updated.isZero() {
 			c = 1
-		} else if c != 0 && b.updated.IsZero() {
+		} else if c != 0 && b.updated.isZero() {
 			c = -1
 		}
 	}

@@ -282,7 +282,7 @@ func (r *run) cluster() {
 			lr.Accepted++
 		} else {
 			lr.Refused++
-			r.rep.addRefusal(guardOf(d.Reason))
+			r.rep.addRefusal(guardOf(r.res.Reason(d)))
 		}
 	}
 	for _, b := range r.blocked {

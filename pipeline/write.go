@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"golang.org/x/sync/errgroup"
-	"time"
 
 	"github.com/knit-cdp/knit/engine"
 	"github.com/knit-cdp/knit/identity"
@@ -16,13 +15,6 @@ import (
 var resultTables = []string{
 	"records", "record_identifiers", "identifiers", "links", "profiles", "field_lineage",
 	"customer_ids", "id_events", "rejected", "generic_values",
-}
-
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC()
 }
 
 func nullString(s string) any {
@@ -84,13 +76,13 @@ func (r *run) write(ctx context.Context) error {
 				group = r.g.Nodes[r.recs[rec.group].node].Value
 			}
 			first := rec.first
-			if first.IsZero() {
+			if first.isZero() {
 				first = rec.updated
 			}
 			out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, s.cfg.Name, rec.pk, s.cfg.Kind
 			out[4], out[5], out[6] = customerOf(rec.node), int64(rec.source), anchor[rec.node]
 			out[7], out[8] = rec.group < 0 || rec.winner, group
-			out[9], out[10], out[11], out[12] = nullTime(rec.updated), nullTime(first), int64(rec.rows), int64(rec.filled)
+			out[9], out[10], out[11], out[12] = rec.updated.value(), first.value(), int64(rec.rows), int64(rec.filled)
 			out[13], out[14] = rec.file, rec.line
 			for f := range r.fields {
 				if rec.attrs == nil {
@@ -243,7 +235,7 @@ func (r *run) writeLinks(ctx context.Context, customerOf func(int32) any) error 
 			rule = "always-match override"
 		}
 		out[0], out[1], out[2], out[3] = e.Kind.String(), rule, r.describeNode(e.A), r.describeNode(e.B)
-		out[4], out[5], out[6], out[7] = ev, occ, d.Accepted, nullString(d.Reason)
+		out[4], out[5], out[6], out[7] = ev, occ, d.Accepted, nullString(r.res.Reason(d))
 		out[8], out[9] = customerOf(e.A), customerOf(e.B)
 		out[10], out[11] = nil, nil
 		if e.Rule >= 0 {

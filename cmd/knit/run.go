@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 func newRunCmd() *cobra.Command {
 	var asJSON, quiet bool
 	var only []string
+	var heapProfile string
 	cmd := &cobra.Command{
 		Use:   "run <project>",
 		Short: "Unify the project's sources into customer profiles",
@@ -33,6 +36,9 @@ writes the keyring. Results are swapped in only when the whole run succeeds.`,
 			if !quiet {
 				opt.Progress = newProgress(os.Stderr).update
 			}
+			if heapProfile != "" {
+				opt.Progress = heapProfiler(heapProfile, opt.Progress)
+			}
 			rep, err := pipeline.Run(cmd.Context(), proj, eng, opt)
 			if asJSON {
 				if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil {
@@ -46,6 +52,8 @@ writes the keyring. Results are swapped in only when the whole run succeeds.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run report as JSON")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress display")
+	cmd.Flags().StringVar(&heapProfile, "heapprofile", "", "write a heap profile to this file when the ids stage ends, where the live graph peaks (for developers)")
+	_ = cmd.Flags().MarkHidden("heapprofile")
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these stages, reusing the last run's results for the others: unify, search, activities, measures, segments, exports")
 	return cmd
 }
@@ -103,6 +111,30 @@ func (p *progress) tick(stage string, stop chan struct{}) {
 				fmt.Fprintf(p.w, "\r\033[K%c %-8s %6.1fs", frames[i%4], stage, el.Seconds())
 			}
 			p.mu.Unlock()
+		}
+	}
+}
+
+// heapProfiler wraps a progress function so that a heap profile is written
+// when the ids stage ends: the graph, the records and the assigned IDs are
+// all alive then, which is what the memory work needs to see.
+func heapProfiler(path string, next func(string, bool, time.Duration)) func(string, bool, time.Duration) {
+	return func(stage string, done bool, d time.Duration) {
+		if next != nil {
+			next(stage, done, d)
+		}
+		if stage != "ids" || !done {
+			return
+		}
+		runtime.GC()
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "heap profile:", err)
+			return
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "heap profile:", err)
 		}
 	}
 }
