@@ -219,4 +219,15 @@ func TestServeOnPostgresSharesTheStoreWithKnitRun(t *testing.T) {
 		_, p := srv2.get(t, "/v1/profiles/loyalty_id:808")
 		return p["in_batch"] == true
 	})
+	// The table lost (restored from an old backup, say): the next start
+	// mirrors the whole event log again, read back from disk.
+	srv2.cmd.Process.Signal(syscall.SIGTERM)
+	srv2.cmd.Wait()
+	if _, err := conn.Exec(ctx, "TRUNCATE "+schema+".collected_events, "+schema+".collected_positions"); err != nil {
+		t.Fatal(err)
+	}
+	startServeAt(t, project, freeAddr(t))
+	waitFor(t, "the server to mirror its log again", func() bool {
+		return count("SELECT count(*) FROM "+schema+".collected_events") == 4
+	})
 }
