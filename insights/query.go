@@ -37,15 +37,18 @@ func EachMember(ctx context.Context, eng engine.Engine, segment string, limit in
 	if err := requireSegment(ctx, eng, segment); err != nil {
 		return err
 	}
-	q := `SELECT m.customer_id, COALESCE(p.known, FALSE), COALESCE(h.entered_run, 0), h.entered_at
-FROM segment_members m LEFT JOIN profiles p ON p.customer_id = m.customer_id
-LEFT JOIN segment_history h ON h.segment = m.segment AND h.customer_id = m.customer_id AND h.left_run IS NULL
-WHERE m.segment = ? ORDER BY m.customer_id`
+	// A limit applies before the joins: a preview of a segment of a
+	// million joins 50 members, not a million.
+	members := `SELECT segment, customer_id FROM segment_members WHERE segment = ?`
 	args := []any{segment}
 	if limit > 0 {
-		q += " LIMIT ?"
+		members += " ORDER BY customer_id LIMIT ?"
 		args = append(args, limit)
 	}
+	q := `SELECT m.customer_id, COALESCE(p.known, FALSE), COALESCE(h.entered_run, 0), h.entered_at
+FROM (` + members + `) m LEFT JOIN profiles p ON p.customer_id = m.customer_id
+LEFT JOIN segment_history h ON h.segment = m.segment AND h.customer_id = m.customer_id AND h.left_run IS NULL
+ORDER BY m.customer_id`
 	rows, err := eng.Query(ctx, engine.Rebind(eng.Dialect(), q), args...)
 	if err != nil {
 		return err

@@ -97,8 +97,15 @@ func Why(ctx context.Context, eng engine.Engine, customerID string) (*WhyGraph, 
 		return nil, err
 	}
 	g := &WhyGraph{CustomerID: customerID, Nodes: []WhyNode{}, Edges: []WhyEdge{}, Refused: []WhyRefused{}}
-	err := each(ctx, eng, `SELECT count(*) FROM records WHERE customer_id = ?`, []any{customerID}, func(rows *sql.Rows) error {
-		return rows.Scan(&g.Records)
+	// One scan of records gives the drawn records and the count of all.
+	index := map[string]int{} // node ID → position in g.Nodes
+	err := each(ctx, eng, `SELECT record_key, source, pk, is_anchor, count(*) OVER () FROM records WHERE customer_id = ?
+ORDER BY is_anchor DESC, source_rank, record_key LIMIT `+strconv.Itoa(WhyLimit), []any{customerID}, func(rows *sql.Rows) error {
+		n := WhyNode{Record: true, Keys: []Identifier{}}
+		err := rows.Scan(&n.ID, &n.Source, &n.PK, &n.Anchor, &g.Records)
+		index[n.ID] = len(g.Nodes)
+		g.Nodes = append(g.Nodes, n)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -109,19 +116,6 @@ func Why(ctx context.Context, eng engine.Engine, customerID string) (*WhyGraph, 
 		}
 	}
 	g.Truncated = g.Records > WhyLimit
-
-	index := map[string]int{} // node ID → position in g.Nodes
-	err = each(ctx, eng, `SELECT record_key, source, pk, is_anchor FROM records WHERE customer_id = ?
-ORDER BY is_anchor DESC, source_rank, record_key LIMIT `+strconv.Itoa(WhyLimit), []any{customerID}, func(rows *sql.Rows) error {
-		n := WhyNode{Record: true, Keys: []Identifier{}}
-		err := rows.Scan(&n.ID, &n.Source, &n.PK, &n.Anchor)
-		index[n.ID] = len(g.Nodes)
-		g.Nodes = append(g.Nodes, n)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
 
 	// Which records carry which identifier: a shared identifier joins them.
 	carriers := map[string][]string{} // type:value → record keys, in node order
