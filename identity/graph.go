@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // TypeSpec describes an identifier type to the graph.
@@ -103,6 +104,9 @@ func (g *Graph) Ident(typ int, value string) int32 {
 		return n
 	}
 	n := int32(len(g.Nodes))
+	// The value is often a slice of the whole source line it was read
+	// from; a copy lets that line be freed.
+	value = strings.Clone(value)
 	g.Nodes = append(g.Nodes, Node{Type: int16(typ), Value: value})
 	g.idents[typ][value] = n
 	return n

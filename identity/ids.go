@@ -48,11 +48,10 @@ type Assignment struct {
 // merge keeps the oldest ID and records the others as merged into it; a
 // split keeps the ID on the part holding its anchor record and gives the
 // other parts new IDs. prevRecord maps record keys to last run's IDs.
+// The registry is updated in place and returned as Assignment.Registry: at
+// a million customers a copy would cost hundreds of megabytes.
 func AssignIDs(clusters []Cluster, prevRecord map[string]string, registry map[string]IDInfo, run int64) *Assignment {
-	reg := make(map[string]IDInfo, len(registry)+len(clusters))
-	for id, info := range registry {
-		reg[id] = info
-	}
+	reg := registry
 	// Which clusters hold records of each previous ID, and how many.
 	claims := map[string]map[int]int{}
 	for c, cl := range clusters {

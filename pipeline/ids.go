@@ -144,11 +144,18 @@ func (r *run) previousIDs(ctx context.Context) (map[string]string, map[string]id
 	if err != nil {
 		return nil, nil, err
 	}
+	// A customer's ID repeats on each of its records: keep one copy.
+	ids := map[string]string{}
 	for rows.Next() {
 		var k, id string
 		if err := rows.Scan(&k, &id); err != nil {
 			rows.Close()
 			return nil, nil, err
+		}
+		if same, ok := ids[id]; ok {
+			id = same
+		} else {
+			ids[id] = id
 		}
 		prev[k] = id
 	}

@@ -449,6 +449,12 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 		visitorRaw = strings.TrimSpace(row.Values[identCols[visitorCol]])
 		if v, ok := r.standardIdent(s, identTypes[visitorCol], visitorRaw, s.cfg.Name+"/"+visitorRaw); ok {
 			visitor = r.ident(identTypes[visitorCol], v)
+			// The graph holds a copy of the value; sharing it keeps the
+			// event's source line from staying alive with the record.
+			if visitorRaw == v {
+				visitorRaw = r.g.Nodes[visitor].Value
+			}
+			v = r.g.Nodes[visitor].Value
 			key := s.cfg.Name + "/" + v
 			node, created := r.g.Record(s.rank, key)
 			var rec *record
