@@ -94,7 +94,9 @@ func TestWhyMergedAndNeverMatch(t *testing.T) {
 	if strings.Contains(body, ">web/Unknown1</text>") {
 		t.Error("web/Unknown1 is still drawn on Jane's graph")
 	}
-	mustContain(t, "page after the run", body, "in effect")
+	// The link the override refused is listed, on Jane's page, with its guard.
+	mustContain(t, "page after the run", body, "in effect", `<td data-label="Guard">never-match override</td>`,
+		"never-match override: web/Unknown1 and loyalty/707")
 }
 
 func TestWhyUnknownCustomer(t *testing.T) {
@@ -104,3 +106,4 @@ func TestWhyUnknownCustomer(t *testing.T) {
 		t.Errorf("unknown customer: %d, want 404", resp.StatusCode)
 	}
 }
+

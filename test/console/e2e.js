@@ -111,6 +111,7 @@ function check(cond, what) {
     await page.goto(janeURL + "/why");
     check((await page.locator("svg.why-graph text", { hasText: "web/Unknown1" }).count()) === 0, "web/Unknown1 left Jane's graph");
     check((await text("#overrides")).includes("in effect"), "the override is in effect after the run");
+    check((await page.locator("section[aria-labelledby=refused-title]").innerText()).includes("never-match override"), "the refused link is listed with its guard");
     await snap("why-after-split");
     await page.goto(janeURL);
     check(!(await page.locator("main").innerText()).includes("web/Unknown1"), "Jane's profile no longer holds web/Unknown1");
