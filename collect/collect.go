@@ -43,7 +43,13 @@ type Event struct {
 	ReceivedAt  time.Time
 	// Stored is the normalised message as stored in the event log.
 	Stored []byte
+	// top locates Stored's top-level members (set by Parse; nil after
+	// Decode, which leaves Values to scan).
+	top []field
 }
+
+// field is the offsets of a member's key (without quotes) and value.
+type field struct{ k0, k1, v0, v1 int32 }
 
 // Payload is a parsed request body.
 type Payload struct {
@@ -222,19 +228,37 @@ func storedForm(m, shared object, ev *Event, orig time.Time) []byte {
 		size += len(x.key) + len(x.val) + 4
 	}
 	b := make([]byte, 0, size)
-	b = append(b, `{"type":`...)
-	b = appendString(b, ev.Type)
-	b = append(b, `,"messageId":`...)
-	b = appendString(b, ev.MessageID)
-	b = append(b, `,"receivedAt":"`...)
-	b = ev.ReceivedAt.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","timestamp":"`...)
-	b = ev.Timestamp.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
-	if !orig.IsZero() {
-		b = append(b, `,"originalTimestamp":"`...)
-		b = orig.AppendFormat(b, time.RFC3339Nano)
+	// Each member's offsets are kept (ev.top) so that reading identifier
+	// paths later does not scan the message again.
+	var k0, k1, v0 int
+	ev.top = make([]field, 0, len(m)+len(shared)+5)
+	key := func(k []byte) {
+		b = append(b, ',', '"')
+		k0 = len(b)
+		b = append(b, k...)
+		k1 = len(b)
+		b = append(b, '"', ':')
+		v0 = len(b)
+	}
+	done := func() { ev.top = append(ev.top, field{int32(k0), int32(k1), int32(v0), int32(len(b))}) }
+	stamp := func(k []byte, t time.Time) {
+		key(k)
 		b = append(b, '"')
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+		done()
+	}
+	key([]byte("type"))
+	b = appendString(b, ev.Type)
+	done()
+	b[0] = '{' // the first member has no comma before it
+	key([]byte("messageId"))
+	b = appendString(b, ev.MessageID)
+	done()
+	stamp([]byte("receivedAt"), ev.ReceivedAt)
+	stamp([]byte("timestamp"), ev.Timestamp)
+	if !orig.IsZero() {
+		stamp([]byte("originalTimestamp"), orig)
 	}
 	skip := func(x *member, in object, i int) bool {
 		for _, k := range fieldsSet {
@@ -253,9 +277,7 @@ func storedForm(m, shared object, ev *Event, orig time.Time) []byte {
 		return false
 	}
 	add := func(x *member) {
-		b = append(b, ',', '"')
-		b = append(b, x.key...)
-		b = append(b, '"', ':')
+		key(x.key)
 		if x.spaced {
 			var c bytes.Buffer
 			json.Compact(&c, x.val)
@@ -263,6 +285,7 @@ func storedForm(m, shared object, ev *Event, orig time.Time) []byte {
 		} else {
 			b = append(b, x.val...)
 		}
+		done()
 	}
 	for i := range m {
 		if !skip(&m[i], m, i) {
@@ -390,15 +413,26 @@ func (e *Event) Value(path string) string {
 // Values returns the values at several dotted paths (as Value does) with
 // one scan of the message's top level, appending them to out.
 func (e *Event) Values(paths []string, out []string) []string {
-	top, err := appendObject(make(object, 0, 16), e.Stored)
-	for _, path := range paths {
-		if err != nil {
-			out = append(out, "")
-			continue
+	var top object
+	if e.top == nil {
+		var err error
+		if top, err = appendObject(make(object, 0, 16), e.Stored); err != nil {
+			top = nil
 		}
+	}
+	for _, path := range paths {
 		first, rest, nested := cutDot(path)
-		raw, ok := top.get(first)
-		if ok && nested {
+		var raw []byte
+		if e.top != nil {
+			for _, f := range e.top {
+				if k := e.Stored[f.k0:f.k1]; keyIs(k, bytes.IndexByte(k, '\\') >= 0, first) {
+					raw = e.Stored[f.v0:f.v1]
+				}
+			}
+		} else {
+			raw, _ = top.get(first)
+		}
+		if raw != nil && nested {
 			raw, _ = lookup(raw, rest)
 		}
 		out = append(out, idString(raw))

@@ -143,11 +143,17 @@ func TestValuesMatchValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths := []string{"userId", "anonymousId", "traits.email", "traits.n", "traits.n.x", "context.traits.loyaltyId", "event.x"}
-	got := p.Events[0].Values(paths, nil)
 	want := []string{"42", "", "last@b.c", "", "1", "707", ""}
-	for i, path := range paths {
-		if got[i] != want[i] || p.Events[0].Value(path) != want[i] {
-			t.Errorf("%s: Values %q, Value %q, want %q", path, got[i], p.Events[0].Value(path), want[i])
+	decoded, err := Decode(p.Events[0].Stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []*Event{p.Events[0], decoded} { // with and without the offsets of Parse
+		got := ev.Values(paths, nil)
+		for i, path := range paths {
+			if got[i] != want[i] || ev.Value(path) != want[i] {
+				t.Errorf("%s: Values %q, Value %q, want %q", path, got[i], ev.Value(path), want[i])
+			}
 		}
 	}
 }
