@@ -188,8 +188,12 @@ JOIN records r ON r.record_key = ri.record_key WHERE r.customer_id = ? ORDER BY 
 		}
 		return key
 	}
-	err = each(ctx, eng, `SELECT kind, rule, a, b, evidence, occurrences, accepted, reason, score, detail FROM links
-WHERE customer_a = ? OR customer_b = ? ORDER BY accepted DESC, kind, rule, a, b LIMIT `+strconv.Itoa(4*WhyLimit),
+	// Accepted and refused links are bounded apart, in one scan, so a
+	// profile with many accepted links still shows its refusals.
+	err = each(ctx, eng, `SELECT kind, rule, a, b, evidence, occurrences, accepted, reason, score, detail FROM (
+  SELECT l.*, row_number() OVER (PARTITION BY accepted ORDER BY kind, rule, a, b) AS n FROM links l
+  WHERE customer_a = ? OR customer_b = ?) x
+WHERE n <= CASE WHEN accepted THEN `+strconv.Itoa(4*WhyLimit)+` ELSE `+strconv.Itoa(WhyLimit)+` END ORDER BY accepted DESC, kind, rule, a, b`,
 		[]any{customerID, customerID}, func(rows *sql.Rows) error {
 			var l Link
 			var rule, ev, reason, detail sql.NullString
