@@ -11,14 +11,17 @@ type Live struct {
 	uf      *unionFind
 	generic map[int32]string
 	// members lists, for a root, the nodes of its cluster (merged smaller
-	// into larger, like limited), so a profile's keyring is one lookup.
-	members map[int32][]int32
+	// into larger, like limited), so a profile's keyring is one lookup. It
+	// is indexed by node, and nil for a node alone: self[n:n+1] stands for
+	// it, so most nodes cost no allocation.
+	members [][]int32
+	self    []int32 // self[n] == n
 }
 
 // NewLive returns an empty live graph for the given identifier types.
 func NewLive(types []TypeSpec) *Live {
 	g := New(types)
-	return &Live{g: g, uf: newUnionFind(g, 0), generic: map[int32]string{}, members: map[int32][]int32{}}
+	return &Live{g: g, uf: newUnionFind(g, 0), generic: map[int32]string{}}
 }
 
 // grow extends the union-find to cover nodes added to the graph.
@@ -30,7 +33,8 @@ func (l *Live) grow() {
 		if !node.Record && l.g.Types[node.Type].Limit > 0 {
 			l.uf.limited[i] = []int32{i}
 		}
-		l.members[i] = []int32{i}
+		l.members = append(l.members, nil)
+		l.self = append(l.self, i)
 	}
 }
 
@@ -92,7 +96,12 @@ func (l *Live) Root(n int32) int32 {
 }
 
 // Members returns the nodes of the cluster whose root is given.
-func (l *Live) Members(root int32) []int32 { return l.members[root] }
+func (l *Live) Members(root int32) []int32 {
+	if m := l.members[root]; m != nil {
+		return m
+	}
+	return l.self[root : root+1 : root+1]
+}
 
 // Union links two nodes with evidence of a kind and returns "" or the
 // reason a guard refused it. It returns the roots before the union, so the
@@ -115,7 +124,7 @@ func (l *Live) Union(a, b int32, kind Kind) (reason string, ra, rb int32) {
 	if root == ra {
 		gone = rb
 	}
-	l.members[root] = append(l.members[root], l.members[gone]...)
-	delete(l.members, gone)
+	l.members[root] = append(l.Members(root), l.Members(gone)...)
+	l.members[gone] = nil
 	return "", ra, rb
 }
