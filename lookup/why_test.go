@@ -2,6 +2,8 @@ package lookup_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -119,5 +121,47 @@ func TestWhyRefusedByGuard(t *testing.T) {
 	}
 	if _, err := lookup.Why(context.Background(), db, "00000000-0000-0000-0000-000000000000"); err == nil {
 		t.Error("an unknown customer must be an error")
+	}
+}
+
+// A profile larger than WhyLimit is drawn truncated: the first records,
+// the anchor first, and the count of all.
+func TestWhyTruncatesLargeProfiles(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,email\n")
+	for i := range 250 {
+		fmt.Fprintf(&b, "%d,shared@example.com\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "people.csv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "knit.yaml"), []byte("sources:\n  crm:\n    file: people.csv\n    primary_key: id\n    identifiers: {email: email}\nidentifiers:\n  email: {normalize: email}\nunify:\n  include_all_records: [crm]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proj, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := duckdb.Open(filepath.Join(dir, proj.Config.Store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := pipeline.Run(context.Background(), proj, db, pipeline.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	g := why(t, proj, db, "email:shared@example.com")
+	if g.Records != 250 || !g.Truncated || len(g.Nodes) != lookup.WhyLimit || !g.Nodes[0].Anchor {
+		t.Fatalf("records %d truncated %v nodes %d anchor first %v", g.Records, g.Truncated, len(g.Nodes), g.Nodes[0].Anchor)
+	}
+	// The shared email joins every drawn record to the first: a star.
+	if len(g.Edges) != lookup.WhyLimit-1 {
+		t.Errorf("%d edges, want %d", len(g.Edges), lookup.WhyLimit-1)
+	}
+	for _, e := range g.Edges {
+		if e.A != g.Nodes[0].ID {
+			t.Fatalf("edge %s — %s does not start at the anchor %s", e.A, e.B, g.Nodes[0].ID)
+		}
 	}
 }
