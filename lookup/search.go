@@ -94,13 +94,12 @@ func Search(ctx context.Context, eng engine.Engine, proj *config.Project, q Sear
 		return nil, err
 	}
 	cte, args := plan.sql()
-	from := " FROM cand c JOIN search_profiles s ON s.customer_id = c.customer_id"
+	from := " FROM cand c JOIN best s ON s.customer_id = c.customer_id AND s.rn = 1"
 	res := &SearchResult{}
 	page := append(append(append([]any{}, args...), fargs...), q.Limit, q.Offset)
 	err = each(ctx, eng, cte+`
 SELECT s.customer_id, s.known, s.name, s.email, s.phone, s.record_count, s.sources, CAST(s.last_seen AS VARCHAR),
-  c.score, b.kind, b.label, b.term, b.value, count(*) OVER () AS total`+from+`
-JOIN best b ON b.customer_id = c.customer_id AND b.rn = 1`+filters+`
+  c.score, s.kind, s.label, s.term, s.value, count(*) OVER () AS total`+from+filters+`
 ORDER BY `+order+`, s.customer_id LIMIT ? OFFSET ?`, page, func(rows *sql.Rows) error {
 		var h SearchHit
 		var name, email, phone, last, label, term, value sql.NullString
@@ -170,7 +169,9 @@ func checkSearch(ctx context.Context, eng engine.Engine, proj *config.Project, q
 	return nil
 }
 
-// listProfiles pages through profiles when there is no text.
+// listProfiles pages through profiles when there is no text. In the
+// default order, without a segment, a page is a range of the positions
+// the pipeline numbered the profiles with (see pipeline/search.go).
 func listProfiles(ctx context.Context, eng engine.Engine, filters string, args []any, order string, q SearchQuery) (*SearchResult, error) {
 	res := &SearchResult{}
 	err := each(ctx, eng, "SELECT count(*) FROM search_profiles s"+filters, args, func(rows *sql.Rows) error { return rows.Scan(&res.Total) })
@@ -178,8 +179,22 @@ func listProfiles(ctx context.Context, eng engine.Engine, filters string, args [
 		return nil, err
 	}
 	page := append(append([]any{}, args...), q.Limit, q.Offset)
+	tail := " ORDER BY " + order + ", s.customer_id LIMIT ? OFFSET ?"
+	if (q.Sort == "" || q.Sort == "-last_seen") && q.Segment == "" {
+		pos := "s.pos"
+		if q.Known != "" {
+			pos = "s.known_pos"
+		}
+		cond := " WHERE "
+		if filters != "" {
+			cond = filters + " AND "
+		}
+		filters = cond + pos + " > ? AND " + pos + " <= ?"
+		tail = " ORDER BY " + pos
+		page = append(append([]any{}, args...), q.Offset, q.Offset+q.Limit)
+	}
 	err = each(ctx, eng, `SELECT s.customer_id, s.known, s.name, s.email, s.phone, s.record_count, s.sources, CAST(s.last_seen AS VARCHAR)
-FROM search_profiles s`+filters+` ORDER BY `+order+`, s.customer_id LIMIT ? OFFSET ?`, page, func(rows *sql.Rows) error {
+FROM search_profiles s`+filters+tail, page, func(rows *sql.Rows) error {
 		var h SearchHit
 		var name, email, phone, last sql.NullString
 		if err := rows.Scan(&h.CustomerID, &h.Known, &name, &email, &phone, &h.Records, &h.Sources, &last); err != nil {
@@ -275,6 +290,9 @@ type searchReading struct {
 type searchPlan struct {
 	keys     []keyLookup // exact customer ID, previous ID or record key
 	readings []searchReading
+	// emails are the email identifier types: besides names, the only
+	// terms a typo may reach (nobody types an anonymous ID by hand).
+	emails []string
 }
 
 type keyLookup struct{ query, arg string }
@@ -296,6 +314,11 @@ func parseSearch(proj *config.Project, text string) (*searchPlan, error) {
 	text = strings.TrimSpace(text)
 	cfg := &proj.Config
 	plan := &searchPlan{}
+	for _, name := range cfg.IdentOrder {
+		if strings.EqualFold(cfg.Identifiers[name].Normalize, "email") {
+			plan.emails = append(plan.emails, name)
+		}
+	}
 	if m := typedKey.FindStringSubmatch(text); m != nil {
 		if it, ok := cfg.Identifiers[m[1]]; ok {
 			w, err := identifierWord(it, m[2])
@@ -321,29 +344,35 @@ func parseSearch(proj *config.Project, text string) (*searchPlan, error) {
 			plan.keys = append(plan.keys, keyLookup{`SELECT customer_id, 'record' AS kind, source AS label, record_key AS term, record_key AS value FROM records WHERE record_key = ? AND customer_id IS NOT NULL`, text})
 		}
 	}
-	// The whole text as one value, against every term.
+	// The whole text as one value, against every term. Typos are looked
+	// for in what people type by hand: names and emails, not numbers and
+	// keys (phones, IDs), which are pasted or read out digit by digit.
 	whole := strings.ToLower(text)
 	w := searchWord{exact: []string{whole}, prefix: []string{whole}}
-	if !strings.ContainsFunc(whole, unicode.IsSpace) {
+	email := strings.Contains(whole, "@")
+	if !strings.ContainsFunc(whole, unicode.IsSpace) && (email || !strings.ContainsFunc(whole, unicode.IsDigit)) {
 		w.typos = typos(whole)
 	}
 	if phoneLike.MatchString(text) {
 		addPhoneForms(cfg, text, &w)
 	}
 	plan.readings = append(plan.readings, searchReading{words: []searchWord{w}})
-	// Its words as name tokens.
-	if folded, ok := standardize.Text(text); ok {
-		words := strings.Fields(folded)
-		if len(words) > maxSearchWords {
-			return nil, knit.Errorf(knit.EINVALID, "search text has %d words; at most %d are allowed", len(words), maxSearchWords)
+	// Its words as name tokens, unless it is an email or holds digits
+	// (a key or a phone: its pieces are not names).
+	folded, ok := standardize.Text(text)
+	if !ok || email || strings.ContainsFunc(folded, unicode.IsDigit) {
+		return plan, nil
+	}
+	words := strings.Fields(folded)
+	if len(words) > maxSearchWords {
+		return nil, knit.Errorf(knit.EINVALID, "search text has %d words; at most %d are allowed", len(words), maxSearchWords)
+	}
+	if len(words) > 1 || words[0] != whole {
+		r := searchReading{kind: "name"}
+		for _, x := range words {
+			r.words = append(r.words, searchWord{exact: []string{x}, prefix: []string{x}, typos: typos(x)})
 		}
-		if len(words) > 1 || words[0] != whole {
-			r := searchReading{kind: "name"}
-			for _, x := range words {
-				r.words = append(r.words, searchWord{exact: []string{x}, prefix: []string{x}, typos: typos(x)})
-			}
-			plan.readings = append(plan.readings, r)
-		}
+		plan.readings = append(plan.readings, r)
 	}
 	return plan, nil
 }
@@ -423,8 +452,10 @@ func appendNew(list []string, v string) []string {
 const typoAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789@.-_"
 
 // typos returns the strings one edit (Damerau: deletion, insertion,
-// substitution, transposition of neighbours) away from w: a few hundred
-// for a name, about 1,300 for an email. Words too short to tell apart at
+// substitution, transposition of neighbours) away from w that keep its
+// first character: a few hundred for a name, about 1,300 for an email.
+// People rarely mistype the first letter, and keeping it lets the lookup
+// read only the terms that start with it. Words too short to tell apart at
 // one edit, too long to be typed, or not ASCII get none.
 func typos(w string) []string {
 	n := len(w)
@@ -442,7 +473,7 @@ func typos(w string) []string {
 			seen[s] = true
 		}
 	}
-	for i := 0; i < n; i++ {
+	for i := 1; i < n; i++ {
 		add(w[:i] + w[i+1:])
 		if i+1 < n {
 			add(w[:i] + string(w[i+1]) + string(w[i]) + w[i+2:])
@@ -451,7 +482,7 @@ func typos(w string) []string {
 			add(w[:i] + string(typoAlphabet[j]) + w[i+1:])
 		}
 	}
-	for i := 0; i <= n; i++ {
+	for i := 1; i <= n; i++ {
 		for j := 0; j < len(typoAlphabet); j++ {
 			add(w[:i] + string(typoAlphabet[j]) + w[i:])
 		}
@@ -464,13 +495,33 @@ func typos(w string) []string {
 	return out
 }
 
-func likePrefix(s string) string {
+// prefixMatch returns the condition and argument matching terms that
+// start with p. A plain LIKE 'p%' is what both engines turn into a range
+// (DuckDB's zone maps, PostgreSQL's pattern index); an ESCAPE clause
+// makes DuckDB test every row, so it is used only when p holds a wildcard.
+func prefixMatch(p string) (string, string) {
+	if !strings.ContainsAny(p, `%_\`) {
+		return "t.term LIKE ?", p + "%"
+	}
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s) + "%"
+	return `t.term LIKE ? ESCAPE '\'`, r.Replace(p) + "%"
+}
+
+// profileColumns are the search_profiles columns every hit carries (the
+// search_terms table repeats them), after customer_id.
+const profileColumns = "known, record_count, sources, first_seen, last_seen, name, sort_name, email, phone"
+
+func qualified(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = alias + "." + c
+	}
+	return strings.Join(parts, ", ")
 }
 
 // sql renders the plan as common table expressions ending in cand
-// (customer_id, score) and best (the customer's best hit, rn = 1).
+// (customer_id, score) and best (the customer's best hit, rn = 1, with
+// the profile's columns).
 func (p *searchPlan) sql() (string, []any) {
 	var hits []string
 	var args []any
@@ -483,37 +534,48 @@ func (p *searchPlan) sql() (string, []any) {
 	var need strings.Builder
 	need.WriteString("CASE grp")
 	for _, k := range p.keys {
-		hits = append(hits, fmt.Sprintf("SELECT k.*, 0 AS grp, 0 AS tok, %d AS quality FROM (%s) k", scoreKey, k.query))
+		hits = append(hits, fmt.Sprintf("SELECT k.customer_id, k.kind, k.label, k.term, k.value, 0 AS grp, 0 AS tok, %d AS quality, %s FROM (%s) k JOIN search_profiles s ON s.customer_id = k.customer_id",
+			scoreKey, qualified("s", profileColumns), k.query))
 		args = append(args, k.arg)
 	}
 	for g, r := range p.readings {
 		g++ // group 0 is the keys
 		fmt.Fprintf(&need, " WHEN %d THEN %d", g, len(r.words))
-		restrict := ""
-		restrictArgs := []any{}
-		if r.kind != "" {
-			restrict += " AND t.kind = ?"
-			restrictArgs = append(restrictArgs, r.kind)
-		}
-		if r.label != "" {
-			restrict += " AND t.label = ?"
-			restrictArgs = append(restrictArgs, r.label)
-		}
 		for i, w := range r.words {
 			cols := fmt.Sprintf("t.customer_id, t.kind, t.label, t.term, t.value, %d AS grp, %d AS tok", g, i)
+			restrict := func() string {
+				cond := ""
+				if r.kind != "" {
+					cond += " AND t.kind = ?"
+					args = append(args, r.kind)
+				}
+				if r.label != "" {
+					cond += " AND t.label = ?"
+					args = append(args, r.label)
+				}
+				return cond
+			}
 			for _, pre := range w.prefix {
-				q := scoreExact
 				exact := "1 = 0"
 				if len(w.exact) > 0 {
 					exact = "t.term IN (" + ph(w.exact) + ")"
 				}
-				hits = append(hits, fmt.Sprintf("SELECT %s, CASE WHEN %s THEN %d ELSE %d END AS quality FROM search_terms t WHERE t.term LIKE ? ESCAPE '\\'%s",
-					cols, exact, q, scorePrefix, restrict))
-				args = append(append(args, likePrefix(pre)), restrictArgs...)
+				cond, arg := prefixMatch(pre)
+				args = append(args, arg)
+				hits = append(hits, fmt.Sprintf("SELECT %s, CASE WHEN %s THEN %d ELSE %d END AS quality, %s FROM search_terms t WHERE %s%s",
+					cols, exact, scoreExact, scorePrefix, qualified("t", profileColumns), cond, restrict()))
 			}
 			if len(w.typos) > 0 {
-				hits = append(hits, fmt.Sprintf("SELECT %s, %d AS quality FROM search_terms t WHERE t.term IN (%s)%s", cols, scoreTypo, ph(w.typos), restrict))
-				args = append(args, restrictArgs...)
+				// Every typo keeps the first character: the range lets
+				// DuckDB read only the terms that start with it.
+				in := ph(w.typos)
+				args = append(args, w.typos[0][:1], string(w.typos[0][0]+1))
+				cond := " AND t.term >= ? AND t.term < ?" + restrict()
+				if r.kind == "" && r.label == "" {
+					cond += " AND (t.kind = 'name' OR t." + inTypes(p.emails, &args) + ")"
+				}
+				hits = append(hits, fmt.Sprintf("SELECT %s, %d AS quality, %s FROM search_terms t WHERE t.term IN (%s)%s",
+					cols, scoreTypo, qualified("t", profileColumns), in, cond))
 			}
 		}
 	}
@@ -527,9 +589,20 @@ func (p *searchPlan) sql() (string, []any) {
 ), cand AS (
   SELECT customer_id, max(score) AS score FROM grp GROUP BY customer_id
 ), best AS (
-  SELECT h.customer_id, h.kind, h.label, h.term, h.value,
-    ROW_NUMBER() OVER (PARTITION BY h.customer_id ORDER BY g.score DESC, h.grp, h.quality DESC, h.kind, h.label, h.term) AS rn
+  SELECT h.*, ROW_NUMBER() OVER (PARTITION BY h.customer_id ORDER BY g.score DESC, h.grp, h.quality DESC, h.kind, h.label, h.term) AS rn
   FROM hits h JOIN grp g ON g.customer_id = h.customer_id AND g.grp = h.grp
 )`
 	return cte, args
+}
+
+// inTypes renders "label IN (?…)" for the types, or a condition that
+// never holds when there are none.
+func inTypes(types []string, args *[]any) string {
+	if len(types) == 0 {
+		return "label IS NULL AND 1 = 0"
+	}
+	for _, t := range types {
+		*args = append(*args, t)
+	}
+	return "label IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(types)), ", ") + ")"
 }

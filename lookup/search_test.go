@@ -219,6 +219,29 @@ func testSearchFilters(t *testing.T, proj *config.Project, eng engine.Engine) {
 	if int64(len(seen)) != all.Total {
 		t.Fatalf("pages held %d customers of %d", len(seen), all.Total)
 	}
+	// The default order, read by positions, is the order of the profiles
+	// table sorted newest first, with or without the known filter.
+	for known, where := range map[string]string{"": "", "known": " WHERE known", "unknown": " WHERE NOT known"} {
+		rows, err := eng.Query(ctx, "SELECT customer_id FROM profiles"+where+" ORDER BY last_seen DESC NULLS LAST, customer_id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []string
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			want = append(want, id)
+		}
+		rows.Close()
+		for off := 0; off < len(want)+2; off += 3 {
+			for _, h := range search(t, proj, eng, lookup.SearchQuery{Known: known, Limit: 3, Offset: off}).Hits {
+				got = append(got, h.CustomerID)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("default order, known %q:\n got  %v\n want %v", known, got, want)
+		}
+	}
 	past := search(t, proj, eng, lookup.SearchQuery{Text: "503", Offset: 1000})
 	first := search(t, proj, eng, lookup.SearchQuery{Text: "503", Limit: 1})
 	if len(past.Hits) != 0 || past.Total != first.Total || first.Total < 4 || len(first.Hits) != 1 {

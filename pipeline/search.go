@@ -95,10 +95,10 @@ func (r *run) buildSearch(ctx context.Context) error {
 	if err := r.searchNames(ctx); err != nil {
 		return err
 	}
-	if err := r.searchTerms(ctx); err != nil {
+	if err := r.searchProfiles(ctx); err != nil {
 		return err
 	}
-	if err := r.searchProfiles(ctx); err != nil {
+	if err := r.searchTerms(ctx); err != nil {
 		return err
 	}
 	if ix, ok := r.eng.(engine.Indexer); ok {
@@ -108,6 +108,8 @@ func (r *run) buildSearch(ctx context.Context) error {
 		}{
 			{"search_terms", []engine.IndexColumn{{Name: "term", Prefix: true}}},
 			{"search_profiles", []engine.IndexColumn{{Name: "customer_id"}}},
+			{"search_profiles", []engine.IndexColumn{{Name: "pos"}}},
+			{"search_profiles", []engine.IndexColumn{{Name: "known"}, {Name: "known_pos"}}},
 			{"search_profiles", []engine.IndexColumn{{Name: "last_seen", Desc: true}, {Name: "customer_id"}}},
 			{"search_profiles", []engine.IndexColumn{{Name: "first_seen", Desc: true}, {Name: "customer_id"}}},
 			{"search_profiles", []engine.IndexColumn{{Name: "record_count", Desc: true}, {Name: "customer_id"}}},
@@ -180,7 +182,13 @@ func (r *run) searchNames(ctx context.Context) error {
 	return b.close()
 }
 
-// searchTerms writes search_terms from the name tokens and the keyring.
+// searchTerms writes search_terms from the name tokens and the keyring,
+// each term with its customer's search_profiles columns: a text search
+// then filters, counts, sorts and shows its hits from this one table,
+// without joining a million profiles by customer ID (a hash join that
+// costs more than the search itself). Rows are ordered by kind, label and
+// term, so DuckDB's zone maps skip every row group that cannot hold a
+// looked-up term or prefix.
 func (r *run) searchTerms(ctx context.Context) error {
 	d := r.eng.Dialect()
 	q := d.Quote
@@ -191,21 +199,51 @@ func (r *run) searchTerms(ctx context.Context) error {
 	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+terms); err != nil {
 		return err
 	}
-	stmt := `CREATE TABLE ` + terms + ` AS
+	// Sorting the narrow rows first and joining the profile columns after
+	// keeps DuckDB within its memory limit at millions of terms; the join
+	// streams the sorted side through, so the order survives in row
+	// groups, which is all the zone maps need.
+	keys := q(engine.StagedName("search_keys"))
+	stmt := `CREATE TABLE ` + keys + ` AS
 SELECT term, customer_id, kind, label, value FROM (
   SELECT DISTINCT term, customer_id, CAST('name' AS ` + text + `) AS kind, label, CAST(NULL AS ` + text + `) AS value FROM ` + names + `
   UNION ALL
   SELECT CASE WHEN ` + phones + ` THEN ltrim(value, '+') ELSE lower(value) END, customer_id, CAST('id' AS ` + text + `), type, value
   FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL
-) t ORDER BY term, customer_id`
+) t ORDER BY kind, label, term, customer_id`
+	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+keys); err != nil {
+		return err
+	}
 	if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
+		return err
+	}
+	stmt = `CREATE TABLE ` + terms + ` AS
+SELECT t.term, t.kind, t.label, t.value, ` + searchProfileColumns("s") + `
+FROM ` + keys + ` t JOIN ` + q(engine.StagedName("search_profiles")) + ` s ON s.customer_id = t.customer_id`
+	if err := r.eng.Exec(ctx, stmt); err != nil {
+		return err
+	}
+	if err := r.eng.Exec(ctx, "DROP TABLE "+keys); err != nil {
 		return err
 	}
 	return r.eng.Exec(ctx, "DROP TABLE "+names)
 }
 
+// searchProfileColumns lists the columns of search_profiles, qualified.
+func searchProfileColumns(alias string) string {
+	cols := []string{"customer_id", "known", "record_count", "sources", "first_seen", "last_seen", "name", "sort_name", "email", "phone"}
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
 // searchProfiles writes search_profiles: the columns a result page shows
-// and sorts by, one row per profile.
+// and sorts by, one row per profile. pos and known_pos number the profiles
+// in the console's default order (last seen, newest first) among all and
+// among the known or the unknown: a page of that list is then a range of
+// positions, which DuckDB finds in one row group of the table written in
+// that order, instead of sorting a million rows to skip to an offset.
 func (r *run) searchProfiles(ctx context.Context) error {
 	d := r.eng.Dialect()
 	q := d.Quote
@@ -227,10 +265,13 @@ func (r *run) searchProfiles(ctx context.Context) error {
 	}
 	stmt := `CREATE TABLE ` + out + ` AS
 SELECT p.customer_id, p.known, p.record_count, p.sources, p.first_seen, p.last_seen,
-  ` + name + ` AS name, lower(` + name + `) AS sort_name, c.email, c.phone
+  ` + name + ` AS name, lower(` + name + `) AS sort_name, c.email, c.phone,
+  ROW_NUMBER() OVER (ORDER BY p.last_seen DESC NULLS LAST, p.customer_id) AS pos,
+  ROW_NUMBER() OVER (PARTITION BY p.known ORDER BY p.last_seen DESC NULLS LAST, p.customer_id) AS known_pos
 FROM ` + r.searchSource("profiles") + ` p LEFT JOIN (
   SELECT customer_id, min(CASE WHEN ` + emails + ` THEN value END) AS email, min(CASE WHEN ` + phones + ` THEN value END) AS phone
   FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL GROUP BY customer_id
-) c ON c.customer_id = p.customer_id`
+) c ON c.customer_id = p.customer_id
+ORDER BY pos`
 	return r.eng.Exec(ctx, stmt, args.List...)
 }
