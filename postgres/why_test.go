@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -20,7 +22,9 @@ import (
 func TestWhyAndOverrideParity(t *testing.T) {
 	dir := testproject.Copy(t, "../examples/coffee")
 	testproject.CoffeeSignIn(t, dir)
-	e := newEngines(t, "knit_why_parity")
+	// A schema of this process's own: engineers on one machine share the
+	// test server, and two runs of the suite must not share a schema.
+	e := newEngines(t, fmt.Sprintf("knit_why_parity_%d", os.Getpid()))
 	now := time.Date(2023, 2, 1, 0, 0, 0, 0, time.UTC)
 	e.run(dir, now, nil)
 	proj, err := config.Load(dir)
