@@ -273,3 +273,24 @@ func TestHashedKeys(t *testing.T) {
 		t.Fatalf("a malformed hash: %v", err)
 	}
 }
+
+// Live activities keep their times exactly, far dates included.
+func TestLiveActivityTimes(t *testing.T) {
+	ts := startServer(t, copyShop(t))
+	ts.send("/v1/batch", `{"batch":[
+{"type":"page","anonymousId":"T1","name":"Old","messageId":"t1","timestamp":"2022-07-23T10:00:00.123456789Z"},
+{"type":"page","anonymousId":"T1","name":"Far","messageId":"t2","timestamp":"2999-01-02T03:04:05Z"}]}`)
+	code, out := ts.do("GET", "/v1/profiles/anonymous_id:T1/activities", "bearer:"+readToken, "")
+	if code != 200 {
+		t.Fatalf("%d %v", code, out)
+	}
+	var got []string
+	for _, a := range out["activities"].([]any) {
+		m := a.(map[string]any)
+		got = append(got, m["name"].(string)+"@"+m["timestamp"].(string)+" "+m["source"].(string))
+	}
+	want := []string{"Far@2999-01-02T03:04:05Z collected", "Old@2022-07-23T10:00:00.123456789Z collected"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("activities %v, want %v", got, want)
+	}
+}

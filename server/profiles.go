@@ -94,7 +94,8 @@ func (st *state) profileOf(key string, issue bool) (*Profile, int32, error) {
 		}
 	}
 	for _, m := range st.live.Members(root) {
-		for _, a := range st.acts[m] {
+		for i := range st.acts[m] {
+			a := st.activity(&st.acts[m][i])
 			if p.FirstSeen == nil || a.Timestamp.Before(*p.FirstSeen) {
 				t := a.Timestamp
 				p.FirstSeen = &t
@@ -170,7 +171,9 @@ func (s *Server) activities(w http.ResponseWriter, r *http.Request) error {
 	err = s.lookupProfile(r.PathValue("key"), func(got *Profile, root int32) {
 		p = got
 		for _, m := range s.st.live.Members(root) {
-			acts = append(acts, s.st.acts[m]...)
+			for i := range s.st.acts[m] {
+				acts = append(acts, s.st.activity(&s.st.acts[m][i]))
+			}
 		}
 	})
 	if err != nil {

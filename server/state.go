@@ -47,7 +47,7 @@ type state struct {
 	prevIDs map[string]string   // merged customer ID → the ID it went into
 	merged  map[string][]string // customer ID → the IDs merged into it
 	batch   map[string]*batchProfile
-	acts    map[int32][]Activity // visitor record node → its recent activities, oldest first
+	acts    map[int32][]liveActivity // visitor record node → its recent activities, oldest first
 	decided []liveDecision       // ring of the latest decisions
 	next    int                  // ring position
 	runAt   time.Time            // when the batch result was produced (zero: none)
@@ -90,6 +90,43 @@ type Activity struct {
 	Source     string    `json:"source"`
 }
 
+// liveActivity is an Activity as the live state keeps it: times as
+// integers and no source (the state's own), so the millions kept hold two
+// pointers each for the garbage collector to trace instead of six.
+type liveActivity struct {
+	id, name string
+	typ      string // one of collect.Types: the same few strings shared
+	ts       unixTime
+	received unixTime
+}
+
+// unixTime is a UTC time without a location pointer; the zero value is
+// the zero time.
+type unixTime struct {
+	sec  int64
+	nsec int32
+	set  bool
+}
+
+func packTime(t time.Time) unixTime {
+	if t.IsZero() {
+		return unixTime{}
+	}
+	return unixTime{sec: t.Unix(), nsec: int32(t.Nanosecond()), set: true}
+}
+
+func (u unixTime) time() time.Time {
+	if !u.set {
+		return time.Time{}
+	}
+	return time.Unix(u.sec, int64(u.nsec)).UTC()
+}
+
+// activity returns the API's form of a live activity.
+func (s *state) activity(a *liveActivity) Activity {
+	return Activity{ID: a.id, Type: a.typ, Name: a.name, Timestamp: a.ts.time(), ReceivedAt: a.received.time(), Source: s.source}
+}
+
 // liveDecision is one link the live graph made or refused.
 type liveDecision struct {
 	A, B     int32
@@ -105,7 +142,7 @@ func newState(proj *config.Project) (*state, error) {
 	s := &state{
 		proj: proj, typeIdx: map[string]int{}, source: serve.Source,
 		custOf: map[int32]string{}, nodeOf: map[string]int32{}, prevIDs: map[string]string{}, merged: map[string][]string{},
-		batch: map[string]*batchProfile{}, acts: map[int32][]Activity{},
+		batch: map[string]*batchProfile{}, acts: map[int32][]liveActivity{},
 	}
 	var specs []identity.TypeSpec
 	for i, name := range cfg.IdentOrder {
@@ -370,7 +407,7 @@ type prepared struct {
 	visitor  string // the visitor record's key
 	idents   []preparedIdent
 	previous string // alias: the previous ID's record key
-	act      Activity
+	act      liveActivity
 }
 
 type preparedIdent struct {
@@ -403,7 +440,7 @@ func (s *state) prepare(ev *collect.Event, seq uint64) *prepared {
 	if name == "" {
 		name = ev.Name
 	}
-	p.act = Activity{ID: ev.MessageID, Type: ev.Type, Name: name, Timestamp: ev.Timestamp, ReceivedAt: ev.ReceivedAt, Source: s.source}
+	p.act = liveActivity{id: ev.MessageID, typ: ev.Type, name: name, ts: packTime(ev.Timestamp), received: packTime(ev.ReceivedAt)}
 	return p
 }
 
