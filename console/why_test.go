@@ -107,3 +107,22 @@ func TestWhyUnknownCustomer(t *testing.T) {
 	}
 }
 
+
+// The page an override form returns to stays inside the console.
+func TestOverrideReturnsInsideTheConsole(t *testing.T) {
+	f := newFixture(t)
+	admin := f.signedIn(adminToken)
+	body := admin.page("/console/unify")
+	for back, want := range map[string]string{
+		"//evil.example/x":          "/console/?",
+		"https://evil.example/":     "/console/?",
+		"/console/unify?x=1#frag":   "/console/unify?",
+		"/console/segments\r\nX: y": "/console/?",
+	} {
+		resp, _ := admin.post("/console/overrides", url.Values{"csrf": {admin.csrf(body)}, "kind": {"never_match"},
+			"a": {"loyalty/708"}, "b": {"loyalty/711"}, "back": {back}})
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, want) {
+			t.Errorf("back %q: %d → %q, want a redirect to %s…", back, resp.StatusCode, loc, want)
+		}
+	}
+}
