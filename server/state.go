@@ -48,9 +48,9 @@ type state struct {
 	merged  map[string][]string // customer ID → the IDs merged into it
 	batch   map[string]*batchProfile
 	acts    map[int32][]liveActivity // visitor record node → its recent activities, oldest first
-	decided []liveDecision       // ring of the latest decisions
-	next    int                  // ring position
-	runAt   time.Time            // when the batch result was produced (zero: none)
+	decided []liveDecision           // ring of the latest decisions
+	next    int                      // ring position
+	runAt   time.Time                // when the batch result was produced (zero: none)
 	// waiting holds override pairs naming a record not in the live graph
 	// yet, under the key of each of their records (see overrides.go).
 	waiting map[string][]pipeline.Override
