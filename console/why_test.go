@@ -107,7 +107,6 @@ func TestWhyUnknownCustomer(t *testing.T) {
 	}
 }
 
-
 // The page an override form returns to stays inside the console.
 func TestOverrideReturnsInsideTheConsole(t *testing.T) {
 	f := newFixture(t)
