@@ -81,6 +81,9 @@ func (s *state) sourceOf(key string) int {
 // record returns the node of a record key, creating it on first use; a
 // new record first settles the override pairs waiting for it.
 func (s *state) record(source int, key string) int32 {
+	if len(s.waiting) == 0 {
+		return s.live.Record(source, key) // nothing waits: one map lookup
+	}
 	n, known := s.live.LookupRecord(key)
 	if known {
 		return n
