@@ -22,6 +22,12 @@ func runCoffee(t *testing.T) (*config.Project, *duckdb.DB) {
 	t.Helper()
 	dir := testproject.Copy(t, "../examples/coffee")
 	testproject.CoffeeSignIn(t, dir)
+	return runProject(t, dir)
+}
+
+// runProject runs a project folder on a real DuckDB file.
+func runProject(t *testing.T, dir string) (*config.Project, *duckdb.DB) {
+	t.Helper()
 	proj, err := config.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -139,18 +145,7 @@ func TestWhyTruncatesLargeProfiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "knit.yaml"), []byte("sources:\n  crm:\n    file: people.csv\n    primary_key: id\n    identifiers: {email: email}\nidentifiers:\n  email: {normalize: email}\nunify:\n  include_all_records: [crm]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	proj, err := config.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := duckdb.Open(filepath.Join(dir, proj.Config.Store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := pipeline.Run(context.Background(), proj, db, pipeline.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	proj, db := runProject(t, dir)
 	g := why(t, proj, db, "email:shared@example.com")
 	if g.Records != 250 || !g.Truncated || len(g.Nodes) != lookup.WhyLimit || !g.Nodes[0].Anchor {
 		t.Fatalf("records %d truncated %v nodes %d anchor first %v", g.Records, g.Truncated, len(g.Nodes), g.Nodes[0].Anchor)
