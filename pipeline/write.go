@@ -26,19 +26,25 @@ func nullString(s string) any {
 
 // load writes rows into a new staged table in bulk.
 func (r *run) loadTable(ctx context.Context, table string, cols []engine.Column, n int, row func(i int, out []any)) error {
+	i := 0
+	return r.loadRows(ctx, table, cols, func(out []any) bool {
+		if i >= n {
+			return false
+		}
+		row(i, out)
+		i++
+		return true
+	})
+}
+
+// loadRows is loadTable for rows that are not indexed: next fills out
+// and reports whether it did.
+func (r *run) loadRows(ctx context.Context, table string, cols []engine.Column, next func(out []any) bool) error {
 	staged := engine.StagedName(table)
 	if err := r.eng.CreateTable(ctx, staged, cols); err != nil {
 		return err
 	}
-	i := 0
-	_, err := r.eng.Load(ctx, staged, cols, func(out []any) (bool, error) {
-		if i >= n {
-			return false, nil
-		}
-		row(i, out)
-		i++
-		return true, nil
-	})
+	_, err := r.eng.Load(ctx, staged, cols, func(out []any) (bool, error) { return next(out), nil })
 	return err
 }
 
@@ -94,16 +100,6 @@ func (r *run) write(ctx context.Context) error {
 		})
 	})
 
-	type ri struct {
-		rec int
-		id  recIdent
-	}
-	var ris []ri
-	for i, rec := range r.recs {
-		for _, id := range rec.idents {
-			ris = append(ris, ri{i, id})
-		}
-	}
 	// record_identifiers says which record carries which identifier and
 	// whether the link held (a refused one leaves the identifier in
 	// another cluster). The identifiers index is then built by the engine
@@ -123,15 +119,28 @@ func (r *run) write(ctx context.Context) error {
 			loose = append(loose, int32(n))
 		}
 	}
+	// Millions of rows name a few types: box each name once.
+	typeNames := make([]any, len(r.types))
+	for i, t := range r.types {
+		typeNames[i] = t.name
+	}
 	g.Go(func() error {
-		return r.loadTable(ctx, "record_identifiers", []engine.Column{
+		rec, next := 0, 0 // the record and its identifier to write next
+		return r.loadRows(ctx, "record_identifiers", []engine.Column{
 			{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
 			{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text}, {Name: "linked", Type: engine.Bool},
-		}, len(ris), func(i int, out []any) {
-			x := ris[i]
-			rec := r.recs[x.rec]
-			out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, r.types[x.id.typ].name, x.id.value, x.id.raw
-			out[4] = r.res.Root[x.id.node] == r.res.Root[rec.node]
+		}, func(out []any) bool {
+			for rec < len(r.recs) && next == len(r.recs[rec].idents) {
+				rec, next = rec+1, 0
+			}
+			if rec == len(r.recs) {
+				return false
+			}
+			x, id := r.recs[rec], r.recs[rec].idents[next]
+			next++
+			out[0], out[1], out[2], out[3] = r.g.Nodes[x.node].Value, typeNames[id.typ], id.value, id.raw
+			out[4] = r.res.Root[id.node] == r.res.Root[x.node]
+			return true
 		})
 	})
 	g.Go(func() error {
