@@ -207,7 +207,8 @@ func (env *Env) buildQuery(ctx context.Context, x *config.Export) (*selection, e
 	case x.Segment == "":
 		driver = "SELECT customer_id FROM " + q("profiles")
 	case !x.Changes:
-		driver = "SELECT DISTINCT customer_id FROM " + q(insights.SegmentMembersTable) + " WHERE segment = " + add(x.Segment)
+		// A segment lists each member once (insights.BuildSegments).
+		driver = "SELECT customer_id FROM " + q(insights.SegmentMembersTable) + " WHERE segment = " + add(x.Segment)
 	default:
 		last, err := env.lastSuccess(ctx, x.Name)
 		if err != nil {

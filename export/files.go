@@ -173,10 +173,25 @@ func (env *Env) writeParquet(ctx context.Context, sel *selection, path string, r
 	// The path is written by knit (project folder, export name, run
 	// folder), not taken from a rule; quotes are doubled all the same.
 	lit := "'" + strings.ReplaceAll(path, "'", "''") + "'"
-	if err := env.Eng.Exec(ctx, "COPY ("+sel.query+") TO "+lit+" (FORMAT PARQUET)", sel.args...); err != nil {
+	// COPY answers the number of rows it wrote; only a changes export
+	// runs its query again, to count the rows that left.
+	rows, err := env.Eng.Query(ctx, "COPY ("+sel.query+") TO "+lit+" (FORMAT PARQUET)", sel.args...)
+	if err != nil {
 		return err
 	}
-	return env.countSelection(ctx, sel, res)
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&res.Rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if sel.change {
+		return env.countSelection(ctx, sel, res)
+	}
+	return nil
 }
 
 // countSelection counts the rows (and changes) of a selection written

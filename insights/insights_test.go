@@ -307,3 +307,33 @@ func TestSegmentHistoryAcrossRuns(t *testing.T) {
 		t.Errorf("static segment member = %s, want m1 (%s) from run 1", got, m1)
 	}
 }
+
+// Every did of a run is counted in one grouped pass over the activities;
+// the members must be those of the rule as written, computed by hand.
+func TestDidConditionsByHand(t *testing.T) {
+	segs := `  buyers: did "Purchase"
+  s1_twice: did "Purchase" where store = "S1" at least 2 times
+  exactly_one: did "Purchase" exactly 1 time
+  at_most_one: did "Purchase" at most 1 time
+  recent: did "Purchase" in the last 8 days
+  never_viewed: never did "View"
+  both: did "Purchase" and did "View"
+  big_s2: did "Purchase" where store = "S2", amount >= 10
+  s1_or_none: did "Purchase" where store = "S1" at least 2 times or not did "Purchase"
+`
+	s := runShop(t, writeShop(t, shopEvents, segs), shopNow)
+	// m1: purchases 10 S1 (Jan 1), 30 S2 (Feb 1), 20 S1 (Mar 1), a view
+	// (Mar 5); m2: one purchase 5 S2 (Mar 2 10:00, exactly 8 days before
+	// the run); m3: nothing.
+	want := map[string]string{
+		"buyers": "m1 m2", "s1_twice": "m1", "exactly_one": "m2", "at_most_one": "m2 m3", "recent": "m2",
+		"never_viewed": "m2 m3", "both": "m1", "big_s2": "m1", "s1_or_none": "m1 m3",
+	}
+	for seg, members := range want {
+		got := s.value(`SELECT COALESCE(string_agg(i.value, ' ' ORDER BY i.value), '') FROM segment_members m
+JOIN identifiers i ON i.customer_id = m.customer_id AND i.type = 'member_id' WHERE m.segment = ?`, seg)
+		if got != members {
+			t.Errorf("segment %s = %q, want %q", seg, got, members)
+		}
+	}
+}

@@ -25,8 +25,8 @@ type SegmentStats struct {
 
 // Tables the segment stage builds for the compiled rules and drops after.
 const (
-	segmentInput   = "segment_input"
-	segmentKeyring = "segment_keyring"
+	segmentInput  = "segment_input"
+	segmentCounts = "segment_counts"
 )
 
 // CheckSegments compiles every segment of the project against its schema,
@@ -68,7 +68,8 @@ func BuildSegments(ctx context.Context, env *Env, runID int64, now time.Time) ([
 	d := env.Eng.Dialect()
 	q := d.Quote
 	schema := Schema(cfg)
-	if err := env.buildSegmentInputs(ctx, schema); err != nil {
+	counts, err := env.buildSegmentInputs(ctx, schema, now)
+	if err != nil {
 		return nil, err
 	}
 	members := engine.StagedName(SegmentMembersTable)
@@ -91,8 +92,9 @@ func BuildSegments(ctx context.Context, env *Env, runID int64, now time.Time) ([
 	if err != nil {
 		return nil, err
 	}
-	tables := segment.Tables{Profiles: engine.StagedName(segmentInput), Keyring: engine.StagedName(segmentKeyring),
-		Activities: env.Tables.In(ActivitiesTable), Members: members}
+	// "has" reads the identifier index itself.
+	tables := segment.Tables{Profiles: engine.StagedName(segmentInput), Keyring: env.Tables.In("identifiers"), IdentifiersOnly: true,
+		Activities: env.Tables.In(ActivitiesTable), Members: members, ActivityCounts: counts}
 	var stats []*SegmentStats
 	for _, name := range order {
 		start := time.Now()
@@ -109,8 +111,9 @@ func BuildSegments(ctx context.Context, env *Env, runID int64, now time.Time) ([
 			}
 			p := &params{d: d, list: args}
 			// The name's placeholder follows the rule's in the text, as
-			// its parameter follows theirs in the list.
-			err = env.exec(ctx, fmt.Sprintf("INSERT INTO %s (segment, customer_id) SELECT DISTINCT n.segment, r.customer_id FROM (%s) r CROSS JOIN (SELECT CAST(%s AS %s) AS segment) n",
+			// its parameter follows theirs in the list. segment_input has
+			// one row per profile, so the members are distinct as selected.
+			err = env.exec(ctx, fmt.Sprintf("INSERT INTO %s (segment, customer_id) SELECT n.segment, r.customer_id FROM (%s) r CROSS JOIN (SELECT CAST(%s AS %s) AS segment) n",
 				q(members), sqlText, p.add(name), d.TypeName(engine.Text)), p.list...)
 		}
 		if err != nil {
@@ -128,47 +131,117 @@ func BuildSegments(ctx context.Context, env *Env, runID int64, now time.Time) ([
 	if err := env.countSegments(ctx, stats, runID, hadMembers); err != nil {
 		return nil, err
 	}
-	for _, t := range []string{segmentInput, segmentKeyring} {
-		if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(t)); err != nil {
-			return nil, err
-		}
+	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(segmentInput)); err != nil {
+		return nil, err
 	}
 	return stats, nil
 }
 
-// buildSegmentInputs writes the two tables compiled rules read besides
-// activities and members: the profiles with first_known and the customer
-// measures as columns, and the keyring in the compiler's shape.
-func (env *Env) buildSegmentInputs(ctx context.Context, schema *segment.Schema) error {
+// buildSegmentInputs writes the table compiled rules read besides the
+// identifiers and members: the profiles with first_known, and the fields,
+// customer measures and activity counts the rules use as columns. It returns the count column of each
+// did (segment.Tables.ActivityCounts).
+func (env *Env) buildSegmentInputs(ctx context.Context, schema *segment.Schema, now time.Time) (map[string]string, error) {
 	cfg := &env.Proj.Config
 	d := env.Eng.Dialect()
+	counts, countCols, err := env.buildActivityCounts(ctx, schema, now)
+	if err != nil {
+		return nil, err
+	}
+	// Only the fields and measures some rule compares are copied.
+	used := map[string]bool{}
+	for _, name := range cfg.SegmentOrder {
+		for _, f := range segment.Fields(cfg.Segments[name].Parsed) {
+			used[f] = true
+		}
+	}
 	var cols []string
 	for _, f := range cfg.FieldOrder {
-		cols = append(cols, "p."+d.Quote(f))
-	}
-	for _, m := range cfg.MeasureOrder {
-		if cfg.Measures[m].Scope == "customer" {
-			cols = append(cols, "m."+d.Quote(m))
+		if used[f] {
+			cols = append(cols, "p."+d.Quote(f))
 		}
+	}
+	join := ""
+	for _, m := range cfg.MeasureOrder {
+		if cfg.Measures[m].Scope == "customer" && used[m] {
+			cols = append(cols, "m."+d.Quote(m))
+			join = " LEFT JOIN " + env.in(CustomerMeasuresTable) + " m ON m.customer_id = p.customer_id"
+		}
+	}
+	if len(countCols) > 0 {
+		for _, c := range countCols {
+			cols = append(cols, "c."+d.Quote(c))
+		}
+		join += " LEFT JOIN " + env.out(segmentCounts) + " c ON c.customer_id = p.customer_id"
 	}
 	extra := ""
 	if len(cols) > 0 {
 		extra = ", " + strings.Join(cols, ", ")
 	}
-	for _, t := range []string{segmentInput, segmentKeyring} {
-		if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(t)); err != nil {
-			return err
+	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(segmentInput)); err != nil {
+		return nil, err
+	}
+	err = env.Eng.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS
+SELECT p.customer_id, p.known, p.first_seen, ks.first_known%s
+FROM %s p LEFT JOIN %s ks ON ks.customer_id = p.customer_id%s`,
+		env.out(segmentInput), extra, env.in("profiles"), env.in(KnownSinceTable), join))
+	if err != nil {
+		return nil, fmt.Errorf("segment inputs (a partial run reuses the last run's measures; rerun measures after changing them): %w", err)
+	}
+	return counts, env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(segmentCounts))
+}
+
+// buildActivityCounts counts, in one grouped pass over the activities,
+// the activities each distinct did condition of the project's rules
+// matches per customer (count(*) FILTER (WHERE condition)), into
+// segment_counts: a did then reads a column instead of searching the
+// activities once per condition. Only the types the conditions name are
+// read. It returns the column of each DidKey and the columns in order.
+func (env *Env) buildActivityCounts(ctx context.Context, schema *segment.Schema, now time.Time) (map[string]string, []string, error) {
+	cfg := &env.Proj.Config
+	d := env.Eng.Dialect()
+	counts := map[string]string{}
+	var cols, aggs []string
+	var args []any
+	types := map[string]bool{}
+	for _, name := range cfg.SegmentOrder {
+		s := cfg.Segments[name]
+		for _, did := range segment.Dids(s.Parsed) {
+			key := segment.DidKey(did)
+			if _, ok := counts[key]; ok {
+				continue
+			}
+			cond, list, err := segment.CompileDidCondition(did, schema, "a", d, now, args)
+			if err != nil {
+				return nil, nil, segmentError(name, s.Rule, err)
+			}
+			args = list
+			// A name no field can have: fields are lower-case words and
+			// dots, measures lower-case words.
+			col := fmt.Sprintf("did#%d", len(cols)+1)
+			counts[key] = col
+			cols = append(cols, col)
+			aggs = append(aggs, "count(*) FILTER (WHERE "+cond+") AS "+d.Quote(col))
+			types[did.Type] = true
 		}
 	}
-	err := env.Eng.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS
-SELECT p.customer_id, p.known, p.first_seen, ks.first_known%s
-FROM %s p LEFT JOIN %s ks ON ks.customer_id = p.customer_id LEFT JOIN %s m ON m.customer_id = p.customer_id`,
-		env.out(segmentInput), extra, env.in("profiles"), env.in(KnownSinceTable), env.in(CustomerMeasuresTable)))
-	if err != nil {
-		return fmt.Errorf("segment inputs (a partial run reuses the last run's measures; rerun measures after changing them): %w", err)
+	if len(cols) == 0 {
+		return counts, nil, nil
 	}
-	return env.exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS SELECT customer_id, CAST(? AS %s) AS kind, type, value FROM %s WHERE customer_id IS NOT NULL`,
-		env.out(segmentKeyring), d.TypeName(engine.Text), env.in("identifiers")), segment.KeyringIdentifierKind)
+	var marks []string
+	for _, t := range sortedKeys(types) {
+		args = append(args, t)
+		marks = append(marks, d.Param(len(args)))
+	}
+	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(segmentCounts)); err != nil {
+		return nil, nil, err
+	}
+	err := env.exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT a.customer_id, %s FROM %s a WHERE a.type IN (%s) GROUP BY a.customer_id",
+		env.out(segmentCounts), strings.Join(aggs, ", "), env.in(ActivitiesTable), strings.Join(marks, ", ")), args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("segment activity counts: %w", err)
+	}
+	return counts, cols, nil
 }
 
 // previousDefs returns the rule of each segment of the last run.
@@ -217,9 +290,13 @@ func (env *Env) writeSegmentDefs(ctx context.Context, runID int64, prev map[stri
 	return err
 }
 
-// carryHistory copies the last run's history into the staged table, closes
-// the intervals of customers who left and opens intervals for those who
-// entered.
+// carryHistory writes the staged history in one statement: the last
+// run's closed intervals as they were; its open intervals joined with the
+// current members (a full join on segment and customer), an open interval
+// whose customer is no longer a member closed (left_run = runID), and a
+// member without an open interval opening one (entered_run = runID).
+// There is at most one open interval per segment and customer, and the
+// members are distinct, so every stay is one row.
 func (env *Env) carryHistory(ctx context.Context, runID int64, now time.Time) error {
 	d := env.Eng.Dialect()
 	table := engine.StagedName(SegmentHistoryTable)
@@ -231,22 +308,26 @@ func (env *Env) carryHistory(ctx context.Context, runID int64, now time.Time) er
 		return err
 	}
 	h, m := env.q(table), env.out(SegmentMembersTable)
-	if ok, err := env.Eng.TableExists(ctx, SegmentHistoryTable); err != nil {
-		return err
-	} else if ok {
-		if err := env.Eng.Exec(ctx, "INSERT INTO "+h+" SELECT segment, customer_id, entered_run, entered_at, left_run, left_at FROM "+env.q(SegmentHistoryTable)); err != nil {
-			return err
-		}
-	}
+	big, ts := d.TypeName(engine.BigInt), d.TypeName(engine.Timestamp)
 	at := now.UTC()
-	err := env.exec(ctx, fmt.Sprintf(`UPDATE %s SET left_run = ?, left_at = ? WHERE left_run IS NULL AND NOT EXISTS (
-  SELECT 1 FROM %s m WHERE m.segment = %s.segment AND m.customer_id = %s.customer_id)`, h, m, h, h), runID, at)
+	had, err := env.Eng.TableExists(ctx, SegmentHistoryTable)
 	if err != nil {
 		return err
 	}
-	return env.exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT m.segment, m.customer_id, CAST(? AS %s), CAST(? AS %s), NULL, NULL FROM %s m
-WHERE NOT EXISTS (SELECT 1 FROM %s h WHERE h.segment = m.segment AND h.customer_id = m.customer_id AND h.left_run IS NULL)`,
-		h, d.TypeName(engine.BigInt), d.TypeName(engine.Timestamp), m, h), runID, at)
+	if !had {
+		return env.exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT m.segment, m.customer_id, CAST(? AS %s), CAST(? AS %s), NULL, NULL FROM %s m`,
+			h, big, ts, m), runID, at)
+	}
+	old := env.q(SegmentHistoryTable)
+	return env.exec(ctx, fmt.Sprintf(`INSERT INTO %s
+SELECT segment, customer_id, entered_run, entered_at, left_run, left_at FROM %s WHERE left_run IS NOT NULL
+UNION ALL
+SELECT COALESCE(o.segment, m.segment), COALESCE(o.customer_id, m.customer_id),
+  COALESCE(o.entered_run, CAST(? AS %s)), COALESCE(o.entered_at, CAST(? AS %s)),
+  CASE WHEN m.customer_id IS NULL THEN CAST(? AS %s) END, CASE WHEN m.customer_id IS NULL THEN CAST(? AS %s) END
+FROM (SELECT segment, customer_id, entered_run, entered_at FROM %s WHERE left_run IS NULL) o
+FULL JOIN %s m ON m.segment = o.segment AND m.customer_id = o.customer_id`,
+		h, old, big, ts, big, ts, old, m), runID, at, runID, at)
 }
 
 // countSegments fills sizes and changes from the staged members and history.

@@ -55,6 +55,18 @@ type Schema struct {
 //	Members:    segment, customer_id — current members of each segment
 type Tables struct {
 	Profiles, Keyring, Activities, Members string
+	// ActivityCounts, when not nil, maps the DidKey of a did condition to
+	// a column of Profiles holding, per customer, the number of
+	// activities meeting it (NULL or 0 for none): a did then reads that
+	// column instead of searching Activities. The columns are written by
+	// one grouped pass over the activities for all rules of a run (see
+	// CompileDidCondition), where a search per did would scan them once
+	// per condition.
+	ActivityCounts map[string]string
+	// IdentifiersOnly says Keyring holds identifiers only and has no kind
+	// column (the identifier index itself), so "has" need not ask for
+	// the kind.
+	IdentifiersOnly bool
 }
 
 // KeyringIdentifierKind is the keyring's kind column value for identifiers.
@@ -136,8 +148,12 @@ func (c *compiler) expr(e Expr) string {
 		if !c.s.IdentTypes[e.Type] {
 			panic(errorAt(e.At, "unknown identifier type %s%s", e.Type, suggest(e.Type, keys(c.s.IdentTypes))))
 		}
+		kind := ""
+		if !c.t.IdentifiersOnly {
+			kind = " AND " + c.col("k", "kind") + " = " + c.param(KeyringIdentifierKind)
+		}
 		return "EXISTS (SELECT 1 FROM " + c.d.Quote(c.t.Keyring) + " AS k WHERE " + c.col("k", "customer_id") + " = " + c.col("p", "customer_id") +
-			" AND " + c.col("k", "kind") + " = " + c.param(KeyringIdentifierKind) + " AND " + c.col("k", "type") + " = " + c.param(e.Type) + ")"
+			kind + " AND " + c.col("k", "type") + " = " + c.param(e.Type) + ")"
 	case *InSegment:
 		if !c.s.Segments[e.Name] {
 			panic(errorAt(e.At, "unknown segment %s%s", e.Name, suggest(e.Name, keys(c.s.Segments))))
@@ -167,33 +183,55 @@ func (c *compiler) expr(e Expr) string {
 }
 
 func (c *compiler) did(e *Did) string {
+	op := ">="
+	if e.Count != nil {
+		op = map[CountOp]string{AtLeast: ">=", AtMost: "<=", Exactly: "="}[e.Count.Op]
+	}
+	if col, ok := c.t.ActivityCounts[DidKey(e)]; ok {
+		// The condition is checked as if compiled here, so an unknown
+		// type or property is the same error at the same place.
+		saved := c.args
+		c.didCondition(e, "a")
+		c.args = saved
+		n := int64(1)
+		if e.Count != nil {
+			n = e.Count.N
+		}
+		return "COALESCE(" + c.col("p", col) + ", 0) " + op + " " + c.param(n)
+	}
+	from := " FROM " + c.d.Quote(c.t.Activities) + " AS a WHERE " + c.col("a", "customer_id") + " = " + c.col("p", "customer_id") +
+		" AND " + c.didCondition(e, "a")
+	if e.Count == nil {
+		return "EXISTS (SELECT 1" + from + ")"
+	}
+	return "(SELECT count(*)" + from + ") " + op + " " + c.param(e.Count.N)
+}
+
+// didCondition is the condition an activity (aliased alias) meets to
+// count for e: its type, property conditions, window and while.
+func (c *compiler) didCondition(e *Did, alias string) string {
 	if c.s.ActivityTypes != nil && !c.s.ActivityTypes[e.Type] {
 		panic(errorAt(e.TypeAt, "unknown activity type %s%s", quote(e.Type), suggest(e.Type, keys(c.s.ActivityTypes))))
 	}
 	var b strings.Builder
-	b.WriteString(" FROM " + c.d.Quote(c.t.Activities) + " AS a WHERE " + c.col("a", "customer_id") + " = " + c.col("p", "customer_id") +
-		" AND " + c.col("a", "type") + " = " + c.param(e.Type))
+	b.WriteString(c.col(alias, "type") + " = " + c.param(e.Type))
 	for _, w := range e.Where {
 		typ, ok := c.s.ActivityProps[w.Field]
 		if !ok {
 			panic(errorAt(w.At, "unknown activity property %s%s", w.Field, suggest(w.Field, keys(c.s.ActivityProps))))
 		}
-		b.WriteString(" AND " + c.compare(c.col("a", w.Field), typ, w, "property"))
+		b.WriteString(" AND " + c.compare(c.col(alias, w.Field), typ, w, "property"))
 	}
 	if e.Window != nil {
-		b.WriteString(" AND " + c.window(c.col("a", "ts"), e.Window))
+		b.WriteString(" AND " + c.window(c.col(alias, "ts"), e.Window))
 	}
 	switch e.While {
 	case WhileKnown:
-		b.WriteString(" AND COALESCE(" + c.col("a", "known_at_time") + ", FALSE)")
+		b.WriteString(" AND COALESCE(" + c.col(alias, "known_at_time") + ", FALSE)")
 	case WhileUnknown:
-		b.WriteString(" AND NOT COALESCE(" + c.col("a", "known_at_time") + ", FALSE)")
+		b.WriteString(" AND NOT COALESCE(" + c.col(alias, "known_at_time") + ", FALSE)")
 	}
-	if e.Count == nil {
-		return "EXISTS (SELECT 1" + b.String() + ")"
-	}
-	op := map[CountOp]string{AtLeast: ">=", AtMost: "<=", Exactly: "="}[e.Count.Op]
-	return "(SELECT count(*)" + b.String() + ") " + op + " " + c.param(e.Count.N)
+	return b.String()
 }
 
 // window compares the time column col with w. A date bound covers the

@@ -242,3 +242,41 @@ func TestNilSchemaKnowsNoNames(t *testing.T) {
 		t.Error("a field compiled against a nil schema")
 	}
 }
+
+// With ActivityCounts a did reads its count column, with its count (or
+// 1) as the only parameter; the condition is still checked, so a misspelt
+// type or property is the same error.
+func TestCompileWithActivityCounts(t *testing.T) {
+	did := func(src string) *Did {
+		e, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Dids(e)[0]
+	}
+	tables := testTables
+	tables.ActivityCounts = map[string]string{
+		DidKey(did(`did "Checkout" where store = "S1"`)): "did#1",
+		DidKey(did(`did "Chekout"`)):                     "did#2",
+	}
+	query, args, err := CompileRule(`known and did "Checkout" where store = "S1" at least 3 times and never did "Checkout" where store = "S1"`,
+		testSchema, tables, duckLike{}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := selectProfiles + `((` + isKnown + ` AND COALESCE(p."did#1", 0) >= ?) AND NOT (COALESCE(p."did#1", 0) >= ?))`
+	if query != want || !reflect.DeepEqual(args, []any{int64(3), int64(1)}) {
+		t.Errorf("got %s %v\nwant %s [3 1]", query, args, want)
+	}
+	_, _, err = CompileRule(`did "Chekout"`, testSchema, tables, duckLike{}, testNow)
+	if err == nil || !strings.Contains(err.Error(), `unknown activity type "Chekout"`) {
+		t.Errorf("error %v, want the unknown activity type", err)
+	}
+	cond, args, err := CompileDidCondition(did(`did "Checkout" where store = "S1" in the last 30 days`), testSchema, "a", pgLike{}, testNow, []any{"x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `a."type" = $2 AND COALESCE(a."store" = $3, FALSE) AND a."ts" >= $4`; cond != want || len(args) != 4 {
+		t.Errorf("condition %s %v, want %s after the 1 earlier parameter", cond, args, want)
+	}
+}

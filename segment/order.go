@@ -11,22 +11,11 @@ import (
 // and without repeats.
 func Dependencies(e Expr) []string {
 	var names []string
-	var walk func(Expr)
-	walk = func(e Expr) {
-		switch e := e.(type) {
-		case *Or:
-			walk(e.Left)
-			walk(e.Right)
-		case *And:
-			walk(e.Left)
-			walk(e.Right)
-		case *Not:
-			walk(e.X)
-		case *InSegment:
-			names = append(names, e.Name)
+	eachCondition(e, func(x Expr) {
+		if in, ok := x.(*InSegment); ok {
+			names = append(names, in.Name)
 		}
-	}
-	walk(e)
+	})
 	slices.Sort(names)
 	return slices.Compact(names)
 }

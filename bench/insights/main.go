@@ -97,15 +97,18 @@ func main() {
 	dir := flag.String("dir", "/tmp/knit-bench", "project folder (its knit.duckdb is rebuilt)")
 	customers := flag.Int("customers", 1_000_000, "customers")
 	events := flag.Int("events", 50_000_000, "web events")
-	runs := flag.Int("runs", 3, "timed repetitions (the median is reported)")
+	runs := flag.Int("runs", 3, "timed repetitions (the median is reported); 0 only generates the workload")
+	trace := flag.Bool("trace", false, "print every statement of the stages with its time (to stderr)")
+	explain := flag.Bool("explain", false, "run every write statement under EXPLAIN ANALYZE and print its profile (to stderr)")
+	regenerate := flag.Bool("regenerate", false, "generate the workload even when the folder holds one of the same size")
 	flag.Parse()
-	if err := run(*dir, *customers, *events, *runs); err != nil {
+	if err := run(*dir, *customers, *events, *runs, *regenerate, *trace || *explain, *explain); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/insights:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, customers, events, runs int) error {
+func run(dir string, customers, events, runs int, regenerate, trace, explain bool) error {
 	ctx := context.Background()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -123,19 +126,15 @@ func run(dir string, customers, events, runs int) error {
 	if err != nil {
 		return err
 	}
-	db := filepath.Join(dir, "knit.duckdb")
-	os.Remove(db)
-	os.Remove(db + ".wal")
-	eng, err := duckdb.Open(db)
+	db, err := openWorkload(ctx, filepath.Join(dir, "knit.duckdb"), customers, events, regenerate)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	start := time.Now()
-	if err := generate(ctx, eng, customers, events); err != nil {
-		return err
+	defer db.Close()
+	var eng engine.Engine = db
+	if trace {
+		eng = &tracing{Engine: db, explain: explain}
 	}
-	fmt.Printf("generated %d customers and %d events in %.1fs\n", customers, events, time.Since(start).Seconds())
 
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	stageNames := []string{"activities", "measures", "segments"}
@@ -181,9 +180,65 @@ func run(dir string, customers, events, runs int) error {
 		fmt.Printf("run %d: activities %.2fs, measures %.2fs, segments %.2fs, total %.2fs; parquet export of %d rows %.2fs\n", i,
 			times["activities"][i-1], times["measures"][i-1], times["segments"][i-1], times["total"][i-1], res[0].Rows, times["export"][i-1])
 	}
+	if runs == 0 {
+		return nil
+	}
 	fmt.Printf("median of %d: activities %.2fs, measures %.2fs, segments %.2fs, stages together %.2fs, parquet export %.2fs; peak RSS %s\n", runs,
 		median(times["activities"]), median(times["measures"]), median(times["segments"]), median(times["total"]), median(times["export"]), peakRSS())
 	return nil
+}
+
+// openWorkload opens the benchmark database, reusing a workload of the
+// same size generated earlier (generating 50M events takes minutes) after
+// dropping the results of the earlier benchmark, so every invocation
+// starts from the same tables: run 1 builds segments without history.
+func openWorkload(ctx context.Context, db string, customers, events int, regenerate bool) (*duckdb.DB, error) {
+	if !regenerate {
+		eng, err := duckdb.Open(db)
+		if err != nil {
+			return nil, err
+		}
+		if reusable(ctx, eng, customers, events) {
+			fmt.Printf("reusing the workload of %d customers and %d events in %s\n", customers, events, db)
+			for _, tables := range insights.StageTables {
+				for _, t := range tables {
+					for _, name := range []string{t, engine.StagedName(t)} {
+						if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+eng.Dialect().Quote(name)); err != nil {
+							eng.Close()
+							return nil, err
+						}
+					}
+				}
+			}
+			return eng, eng.Exec(ctx, "CHECKPOINT")
+		}
+		eng.Close()
+	}
+	os.Remove(db)
+	os.Remove(db + ".wal")
+	eng, err := duckdb.Open(db)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := generate(ctx, eng, customers, events); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	fmt.Printf("generated %d customers and %d events in %.1fs\n", customers, events, time.Since(start).Seconds())
+	return eng, nil
+}
+
+// reusable reports whether the database holds a complete workload of this
+// size: bench_meta is written last by generate.
+func reusable(ctx context.Context, eng *duckdb.DB, customers, events int) bool {
+	rows, err := eng.Query(ctx, "SELECT customers, events FROM bench_meta")
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	var c, e int
+	return rows.Next() && rows.Scan(&c, &e) == nil && c == customers && e == events
 }
 
 // generate writes the tables a pipeline run would have left: profiles,
@@ -210,6 +265,7 @@ FROM range(%d) t(i)`, customers),
   CASE WHEN hash(i + 2) %% 7 = 4 THEN round((hash(i + 3) %% 10000) / 100.0, 2) END AS "Amount",
   'S' || (1 + CAST(hash(i + 4) %% 5 AS BIGINT)) AS "Store"
 FROM range(%d) t(i)`, customers, events),
+		fmt.Sprintf("CREATE TABLE bench_meta AS SELECT %d AS customers, %d AS events", customers, events),
 		"CHECKPOINT",
 	}
 	for _, s := range stmts {
