@@ -1,12 +1,14 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/pipeline"
+	"github.com/knit-cdp/knit/server"
 )
 
 // Overrides from the console: the forms on the "why merged" and Unify
@@ -17,6 +19,17 @@ import (
 func init() {
 	register(Page{Pattern: "POST /console/overrides", Handle: (*Console).addOverride, Admin: true})
 }
+
+// liveOverrides is knit serve (*server.Server): besides storing the pair
+// (pipeline.AddOverride) it applies it to the live graph at once, so live
+// lookups stop joining a never-match pair before the next run splits it.
+type liveOverrides interface {
+	AddOverride(ctx context.Context, kind pipeline.OverrideKind, a, b string) (added bool, err error)
+}
+
+// A change of knit serve's signature must not silently turn the live
+// path off.
+var _ liveOverrides = (*server.Server)(nil)
 
 // maxFormBytes bounds a posted override form.
 const maxFormBytes = 16 << 10
@@ -56,9 +69,19 @@ func (c *Console) addOverride(w http.ResponseWriter, r *http.Request) error {
 		return knit.Errorf(knit.EINVALID, "choose never match or always match")
 	}
 	a, b := strings.TrimSpace(r.PostForm.Get("a")), strings.TrimSpace(r.PostForm.Get("b"))
-	added, file, err := pipeline.AddOverride(r.Context(), c.proj, c.eng, kind, a, b)
+	var added bool
+	var err error
+	if live, ok := c.opt.Runs.(liveOverrides); ok {
+		added, err = live.AddOverride(r.Context(), kind, a, b)
+	} else {
+		added, _, err = pipeline.AddOverride(r.Context(), c.proj, c.eng, kind, a, b)
+	}
 	if err != nil {
 		return err
+	}
+	file := c.proj.Config.Overrides.NeverMatch
+	if kind == pipeline.AlwaysMatch {
+		file = c.proj.Config.Overrides.AlwaysMatch
 	}
 	c.log.Info("console override stored", "kind", string(kind), "file", file, "added", added)
 	q := url.Values{"stored": {string(kind)}, "a": {a}, "b": {b}, "file": {file}}

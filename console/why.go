@@ -26,7 +26,7 @@ type whyView struct {
 // overrideRow is a stored pair touching the profile, and whether the last
 // run already reflects it (otherwise the next run applies it).
 type overrideRow struct {
-	pipeline.StoredOverride
+	pipeline.Override
 	Pending bool
 }
 
@@ -49,7 +49,7 @@ func (c *Console) why(w http.ResponseWriter, r *http.Request) error {
 			inProfile[n.ID] = true
 		}
 	}
-	stored, err := pipeline.ListOverrides(c.proj)
+	stored, err := pipeline.ReadOverrides(c.proj)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (c *Console) why(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		together := inProfile[ov.A] && inProfile[ov.B]
-		v.Overrides = append(v.Overrides, overrideRow{StoredOverride: ov, Pending: together == (ov.Kind == pipeline.NeverMatch)})
+		v.Overrides = append(v.Overrides, overrideRow{Override: ov, Pending: together == ov.Never})
 	}
 	v.Stored = storedFrom(r)
 	return c.render(w, r, "why.html", View{Title: "Why merged", Nav: "customers", Data: v})

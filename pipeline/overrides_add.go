@@ -222,34 +222,3 @@ func appendOverride(full, a, b string) error {
 	}
 	return nil
 }
-
-// StoredOverride is one pair of an overrides file.
-type StoredOverride struct {
-	Kind OverrideKind `json:"kind"`
-	A    string       `json:"a"`
-	B    string       `json:"b"`
-	File string       `json:"file"`
-	Line int          `json:"line"`
-}
-
-// ListOverrides reads both overrides files as they are now: pairs added
-// since the last run are listed too (the next run applies them).
-func ListOverrides(proj *config.Project) ([]StoredOverride, error) {
-	var out []StoredOverride
-	for _, f := range []struct {
-		path string
-		kind OverrideKind
-	}{{proj.Config.Overrides.NeverMatch, NeverMatch}, {proj.Config.Overrides.AlwaysMatch, AlwaysMatch}} {
-		if f.path == "" {
-			continue
-		}
-		list, err := readOverrides(proj.Dir, f.path, f.kind == NeverMatch)
-		if err != nil {
-			return nil, err
-		}
-		for _, ov := range list {
-			out = append(out, StoredOverride{Kind: f.kind, A: ov.a, B: ov.b, File: ov.file, Line: ov.line})
-		}
-	}
-	return out, nil
-}

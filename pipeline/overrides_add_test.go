@@ -41,9 +41,9 @@ func TestAddedNeverMatchSplitsOnTheNextRun(t *testing.T) {
 	if string(b) != "left,right\nloyalty/707,web/Unknown1\n" {
 		t.Errorf("never_match.csv = %q", b)
 	}
-	list, err := pipeline.ListOverrides(p.proj)
-	if err != nil || len(list) != 1 || list[0] != (pipeline.StoredOverride{Kind: pipeline.NeverMatch, A: "loyalty/707", B: "web/Unknown1", File: "overrides/never_match.csv", Line: 2}) {
-		t.Errorf("ListOverrides = %+v, %v", list, err)
+	list, err := pipeline.ReadOverrides(p.proj)
+	if err != nil || len(list) != 1 || list[0] != (pipeline.Override{Never: true, A: "loyalty/707", B: "web/Unknown1", File: "overrides/never_match.csv", Line: 2}) {
+		t.Errorf("ReadOverrides = %+v, %v", list, err)
 	}
 	p.close()
 
