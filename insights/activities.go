@@ -83,7 +83,7 @@ func BuildActivities(ctx context.Context, env *Env) (*ActivityStats, error) {
 		sel = append(sel, ts)
 		sel = append(sel, title(),
 			// Known at the time of the activity: see docs/insights.md.
-			"CASE WHEN ks.first_known IS NULL THEN FALSE ELSE "+ts+" >= ks.first_known END")
+			"CASE WHEN x._knit_first_known IS NULL THEN FALSE ELSE "+ts+" >= x._knit_first_known END")
 		for _, p := range props {
 			expr := "NULL"
 			for _, c := range a.PropCols {
@@ -93,24 +93,28 @@ func BuildActivities(ctx context.Context, env *Env) (*ActivityStats, error) {
 			}
 			sel = append(sel, "CAST("+expr+" AS "+d.TypeName(p.Type)+")")
 		}
+		// Each key carries its customer's first_known (joined on the
+		// million keys, not on every event) and whether the customer is
+		// a profile: an event whose customer is none is not an activity.
 		from := env.in("src_"+name) + " s"
-		var custs []string
+		cust, known, profiled := "CAST(NULL AS "+text+")", "CAST(NULL AS "+d.TypeName(engine.Timestamp)+")", "FALSE"
+		for i := len(src.IdentCols) - 1; i >= 0; i-- {
+			k := fmt.Sprintf("k%d", i)
+			found := k + ".customer_id IS NOT NULL"
+			cust = "CASE WHEN " + found + " THEN " + k + ".customer_id ELSE " + cust + " END"
+			known = "CASE WHEN " + found + " THEN " + k + ".first_known ELSE " + known + " END"
+			profiled = "CASE WHEN " + found + " THEN " + k + ".profiled ELSE " + profiled + " END"
+		}
 		for i, col := range src.IdentCols {
 			k := fmt.Sprintf("k%d", i)
-			from += fmt.Sprintf(" LEFT JOIN %s %s ON %s.source = %s AND %s.col = %s AND %s.raw = TRIM(CAST(s.%s AS %s))",
-				env.out(activityKeys), k, k, args.add(name), k, args.add(col), k, q(col), d.TypeName(engine.Text))
-			custs = append(custs, k+".customer_id")
-		}
-		cust := "NULL"
-		if len(custs) == 1 {
-			cust = custs[0]
-		} else if len(custs) > 1 {
-			cust = "COALESCE(" + strings.Join(custs, ", ") + ")"
+			from += fmt.Sprintf(` LEFT JOIN (SELECT k.raw, k.customer_id, ks.first_known, ks.customer_id IS NOT NULL AS profiled
+  FROM %s k LEFT JOIN %s ks ON ks.customer_id = k.customer_id WHERE k.source = %s AND k.col = %s) %s ON %s.raw = TRIM(CAST(s.%s AS %s))`,
+				env.out(activityKeys), env.out(KnownSinceTable), args.add(name), args.add(col), k, k, q(col), text)
 		}
 		stmt := fmt.Sprintf(`INSERT INTO %s SELECT %s
-FROM (SELECT s.*, %s AS _knit_customer FROM %s) x
-JOIN %s ks ON ks.customer_id = x._knit_customer`,
-			env.out(ActivitiesTable), strings.Join(sel, ", "), cust, from, env.out(KnownSinceTable))
+FROM (SELECT s.*, %s AS _knit_customer, %s AS _knit_first_known, %s AS _knit_profiled FROM %s) x
+WHERE x._knit_profiled`,
+			env.out(ActivitiesTable), strings.Join(sel, ", "), cust, known, profiled, from)
 		if err := env.exec(ctx, stmt, args.list...); err != nil {
 			return nil, fmt.Errorf("activities of %s: %w", name, err)
 		}
