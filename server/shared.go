@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -55,9 +56,14 @@ type shared struct {
 	logID  string
 	loaded atomic.Int64 // the run the live state was built from
 
-	mu      sync.Mutex
-	pos     uint64            // log records in the table
-	pending map[uint64][]byte // ingested records not yet mirrored, by sequence number
+	// mirror serialises mirroring and guards pos; pendingMu guards pending
+	// alone, so an ingest hands over its records without waiting for the
+	// mirror's database round trips.
+	mirror    sync.Mutex
+	pos       atomic.Uint64 // log records in the table
+	pendingMu sync.Mutex
+	pending   map[uint64][]byte // ingested records not yet mirrored, by sequence number
+	lastErr   string            // the last error logged by the poller, to log a failure once
 
 	stop chan struct{}
 	done chan struct{}
@@ -78,8 +84,9 @@ func (s *Server) openShared(ctx context.Context) error {
 	if err != nil {
 		return knit.Wrap(knit.ErrorCode(err), err, "collected events table")
 	}
-	sh := &shared{store: store, eng: s.eng, logID: logID, pos: pos, pending: map[uint64][]byte{},
+	sh := &shared{store: store, eng: s.eng, logID: logID, pending: map[uint64][]byte{},
 		stop: make(chan struct{}), done: make(chan struct{})}
+	sh.pos.Store(pos)
 	run, err := lastSucceededRun(ctx, s.eng)
 	if err != nil {
 		return err
@@ -125,12 +132,13 @@ func (s *Server) pollShared() {
 		cancel()
 	}()
 	for {
-		if err := s.mirrorCollected(ctx, s.events.Len()); err != nil && ctx.Err() == nil {
-			s.log.Error("mirroring collected events", "error", err)
+		err := s.mirrorCollected(ctx, s.events.Len())
+		if err != nil {
+			err = fmt.Errorf("mirroring collected events (retried every poll): %w", err)
+		} else if err = s.reloadIfNewer(ctx); err != nil {
+			err = fmt.Errorf("loading a run finished elsewhere (retried every poll): %w", err)
 		}
-		if err := s.reloadIfNewer(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("loading a run finished elsewhere", "error", err)
-		}
+		s.logOnce(err, ctx)
 		select {
 		case <-sh.stop:
 			return
@@ -139,19 +147,40 @@ func (s *Server) pollShared() {
 	}
 }
 
+// logOnce logs a failure of the poller when it differs from the last,
+// and the recovery, so a database that is down does not flood the log.
+func (s *Server) logOnce(err error, ctx context.Context) {
+	sh := s.shared
+	msg := ""
+	if err != nil && ctx.Err() == nil {
+		msg = err.Error()
+	}
+	switch {
+	case msg == sh.lastErr:
+	case msg == "":
+		s.log.Info("shared store reachable again")
+	default:
+		s.log.Error("shared store", "error", msg)
+	}
+	sh.lastErr = msg
+}
+
 // enqueue hands freshly logged records to the mirror, so it need not read
 // them back from the log.
 func (sh *shared) enqueue(first uint64, events []*collect.Event) {
 	if sh == nil {
 		return
 	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh.pendingMu.Lock()
+	defer sh.pendingMu.Unlock()
+	// pos moves under pendingMu, so a record is either skipped here or
+	// deleted by the mirror after it is stored: none is left behind.
+	pos := sh.pos.Load()
 	if len(sh.pending)+len(events) > maxPending {
 		return // read back from the log
 	}
 	for i, ev := range events {
-		if seq := first + uint64(i); seq >= sh.pos {
+		if seq := first + uint64(i); seq >= pos {
 			sh.pending[seq] = ev.Stored
 		}
 	}
@@ -170,24 +199,24 @@ func (s *Server) mirrorCollected(ctx context.Context, upto uint64) error {
 	if sh == nil {
 		return nil
 	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for sh.pos < upto {
-		from := sh.pos
+	sh.mirror.Lock()
+	defer sh.mirror.Unlock()
+	for sh.pos.Load() < upto {
+		from := sh.pos.Load()
 		to := min(upto, from+mirrorBatch)
 		var msgs [][]byte
 		complete := true
+		sh.pendingMu.Lock()
 		for seq := from; seq < to; seq++ {
 			p, ok := sh.pending[seq]
 			if !ok {
 				complete = false
 				break
 			}
-			if _, err := collect.Decode(p); err == nil {
-				msgs = append(msgs, p)
-			}
+			msgs = append(msgs, p)
 		}
-		if !complete {
+		sh.pendingMu.Unlock()
+		if !complete { // records ingested are events; the log is checked
 			msgs = msgs[:0]
 			err := s.events.Read(from, func(seq uint64, p []byte) error {
 				if seq >= to {
@@ -205,10 +234,12 @@ func (s *Server) mirrorCollected(ctx context.Context, upto uint64) error {
 		if err := sh.store.AppendCollected(ctx, sh.logID, from, to, msgs); err != nil {
 			return err
 		}
+		sh.pendingMu.Lock()
 		for seq := from; seq < to; seq++ {
 			delete(sh.pending, seq)
 		}
-		sh.pos = to
+		sh.pos.Store(to)
+		sh.pendingMu.Unlock()
 	}
 	return nil
 }
