@@ -294,3 +294,31 @@ func TestLiveActivityTimes(t *testing.T) {
 		t.Fatalf("activities %v, want %v", got, want)
 	}
 }
+
+// A pair added while a new state is being built (the run read the files
+// before the pair was stored) is carried to the new state at the swap.
+func TestAddedOverrideSurvivesSwap(t *testing.T) {
+	dir := copyShop(t)
+	withOverrides(t, dir, "", "")
+	ts := startServer(t, dir)
+	ts.send("/v1/page", `{"anonymousId":"Desk","name":"Menu","messageId":"d1"}`)
+	ts.run()
+	next, err := ts.srv.buildState(context.Background()) // read the files now, as a run would
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.srv.AddOverride(context.Background(), pipeline.NeverMatch, "loyalty/808", "collected/Desk"); err != nil {
+		t.Fatal(err)
+	}
+	next.carryOverrides(ts.srv.st)
+	p, err := collect.Parse([]byte(`{"anonymousId":"Desk","userId":"Auth808","traits":{"loyaltyId":"808"},"messageId":"d2"}`), "identify", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.applyEvent(p.Events[0], 1<<40)
+	desk, _ := next.live.LookupRecord("collected/Desk")
+	member, _ := next.live.LookupRecord("loyalty/808")
+	if next.live.Find(desk) == next.live.Find(member) {
+		t.Fatal("the pair added during the build was not carried to the new state: Desk joined member 808")
+	}
+}

@@ -38,15 +38,37 @@ func (s *state) loadOverrides() ([]string, error) {
 	return problems, nil
 }
 
+// overrideKey names a pair whatever its order and file line.
+type overrideKey struct {
+	never bool
+	a, b  string
+}
+
+func keyOf(ov pipeline.Override) overrideKey {
+	a, b := ov.A, ov.B
+	if a > b {
+		a, b = b, a
+	}
+	return overrideKey{ov.Never, a, b}
+}
+
 // addOverride applies one pair now if both records are in the live
-// graph, else keeps it waiting. It returns a problem, or "".
+// graph, else keeps it waiting; a pair the state has is not added twice.
+// It returns a problem, or "".
 func (s *state) addOverride(ov pipeline.Override, at time.Time) string {
+	if s.overrides[keyOf(ov)] {
+		return ""
+	}
 	for _, key := range []string{ov.A, ov.B} {
 		if s.sourceOf(key) < 0 {
 			// The key itself stays out of the message: it goes to the log.
 			return ov.File + ":" + strconv.Itoa(ov.Line) + ": a record key names no source of the project (record keys are source/pk)"
 		}
 	}
+	if s.overrides == nil {
+		s.overrides = map[overrideKey]bool{}
+	}
+	s.overrides[keyOf(ov)] = true
 	a, okA := s.live.LookupRecord(ov.A)
 	b, okB := s.live.LookupRecord(ov.B)
 	if okA && okB {
@@ -119,9 +141,22 @@ func (s *Server) AddOverride(ctx context.Context, kind pipeline.OverrideKind, a,
 	ov := pipeline.Override{Never: kind == pipeline.NeverMatch, A: a, B: b, File: path}
 	s.mu.Lock()
 	msg := s.st.addOverride(ov, s.opt.Now().UTC())
+	s.st.added = append(s.st.added, ov)
 	s.mu.Unlock()
 	if msg != "" {
 		return true, knit.Errorf(knit.EINVALID, "%s", msg)
 	}
 	return true, nil
+}
+
+// carryOverrides gives a state about to replace old the pairs added to old
+// through AddOverride: a batch run that read the files before the pair was
+// stored must not drop it from the live graph.
+func (next *state) carryOverrides(old *state) {
+	for _, ov := range old.added {
+		if !next.overrides[keyOf(ov)] { // else the files gave it already
+			next.addOverride(ov, time.Time{})
+			next.added = append(next.added, ov)
+		}
+	}
 }

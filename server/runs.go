@@ -115,6 +115,7 @@ func (s *Server) reload(ctx context.Context, runID int64) (seen uint64, profiles
 	if err == nil {
 		next.from = seen // ingests still applying older events skip them
 		next.carryIDs(s.st)
+		next.carryOverrides(s.st)
 		s.st = next
 		s.noteLoaded(runID)
 	}

@@ -54,6 +54,11 @@ type state struct {
 	// waiting holds override pairs naming a record not in the live graph
 	// yet, under the key of each of their records (see overrides.go).
 	waiting map[string][]pipeline.Override
+	// overrides are the pairs the state has applied or keeps waiting;
+	// added, those added through Server.AddOverride (carried to the next
+	// state).
+	overrides map[overrideKey]bool
+	added     []pipeline.Override
 	// from is the number of logged events the state was built with:
 	// apply skips events logged before it (they are already in).
 	from uint64
