@@ -28,11 +28,11 @@ type record struct {
 	pk      string
 	file    string
 	line    int64
-	updated stamp // profile: updated_at; events: last event
-	first   stamp // events: first event
-	rows    int32     // rows collapsed into this record
-	attrs   []string  // raw values per unified field (run.fields order); "" = null
-	filled  int       // non-null attributes and identifiers
+	updated stamp    // profile: updated_at; events: last event
+	first   stamp    // events: first event
+	rows    int32    // rows collapsed into this record
+	attrs   []string // raw values per unified field (run.fields order); "" = null
+	filled  int      // non-null attributes and identifiers
 	idents  []recIdent
 	// dedupe outcome within the source
 	group  int32 // dedupe group (record index of the group's winner), -1 if alone

@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/knit-cdp/knit"
@@ -150,10 +152,10 @@ func (r *run) execute(ctx context.Context) error {
 		{"ids", func() error { return r.assignIDs(ctx) }},
 		{"write", func() error { return r.write(ctx) }},
 		{"fields", func() error { return r.mergeFields(ctx) }},
-		{"search", func() error { return r.buildSearch(ctx) }},
 		{"activities", func() error { return r.insightStage(ctx, "activities") }},
 		{"measures", func() error { return r.insightStage(ctx, "measures") }},
 		{"segments", func() error { return r.insightStage(ctx, "segments") }},
+		{"search", func() error { return r.buildSearch(ctx) }},
 		{"swap", func() error { return r.swap(ctx) }},
 		{"exports", func() error { return r.runExports(ctx) }},
 	}
@@ -167,8 +169,23 @@ func (r *run) execute(ctx context.Context) error {
 		if err := r.stage(s.name, s.f); err != nil {
 			return err
 		}
+		if s.name == "fields" {
+			r.releaseGraph()
+		}
 	}
 	return nil
+}
+
+// releaseGraph drops the identity graph and the records once the profiles
+// are written: the stages after it work in the engine, which then has the
+// memory the graph held (over a gigabyte at a million records).
+func (r *run) releaseGraph() {
+	r.g, r.recs, r.nodeRec, r.res = nil, nil, nil, nil
+	r.coEvidence, r.coSource, r.ruleEvidence, r.ruleScores = nil, nil, nil, nil
+	r.scored, r.profiles, r.registry, r.idEvents = nil, nil, nil, nil
+	r.blocked, r.blockedEvents = nil, nil
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // prepare compiles the configuration into the run's lookup tables.
