@@ -224,6 +224,7 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 	}
 
 	typed := make([]any, len(cols))
+	var slab []any
 	var pending map[string]*record // profile rows by primary key, before they enter the graph
 	if !events {
 		pending = map[string]*record{}
@@ -261,7 +262,13 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 				Reason: "the primary key is empty", Raw: strings.Join(row.Values, string(csvSep))})
 			continue
 		}
-		out := make([]any, len(tableCols))
+		// Rows are cut from a slab a batch long: one allocation per batch
+		// instead of one per row (the batch owns its rows until appended).
+		if len(slab) < len(tableCols) {
+			slab = make([]any, bulkBatch*len(tableCols))
+		}
+		out := slab[:len(tableCols):len(tableCols)]
+		slab = slab[len(tableCols):]
 		out[0], out[1] = row.File, row.Line
 		copy(out[2:], typed)
 		if err := bulk.add(out); err != nil {
