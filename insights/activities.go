@@ -2,7 +2,9 @@ package insights
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -16,6 +18,18 @@ type ActivityStats struct {
 	Activities map[string]int64 `json:"activities"`
 	// Unresolved counts event rows whose keys belong to no profile.
 	Unresolved map[string]int64 `json:"unresolved"`
+	// Reused says the last run's activities were kept: no event, key
+	// resolution, first_known or setting they depend on changed.
+	Reused bool `json:"reused,omitempty"`
+}
+
+// Staged lists the tables the activities stage staged: the activities
+// themselves only when they were written.
+func (st *ActivityStats) Staged() []string {
+	if st.Reused {
+		return []string{KnownSinceTable}
+	}
+	return StageTables["activities"]
 }
 
 const activityKeys = "activity_keys"
@@ -41,16 +55,13 @@ func BuildActivities(ctx context.Context, env *Env) (*ActivityStats, error) {
 	for _, p := range props {
 		cols = append(cols, engine.Column{Name: p.Name, Type: p.Type})
 	}
-	if err := env.Eng.CreateTable(ctx, engine.StagedName(ActivitiesTable), cols); err != nil {
-		return nil, err
-	}
 	if err := env.loadActivityKeys(ctx); err != nil {
 		return nil, err
 	}
 	if err := env.buildKnownSince(ctx); err != nil {
 		return nil, err
 	}
-	st := &ActivityStats{Activities: map[string]int64{}, Unresolved: map[string]int64{}}
+	inserts := map[string]statement{}
 	for _, name := range cfg.ActivityOrder {
 		src := cfg.Sources[name]
 		a := cfg.Activities[name]
@@ -115,10 +126,24 @@ func BuildActivities(ctx context.Context, env *Env) (*ActivityStats, error) {
 FROM (SELECT s.*, %s AS _knit_customer, %s AS _knit_first_known, %s AS _knit_profiled FROM %s) x
 WHERE x._knit_profiled`,
 			env.out(ActivitiesTable), strings.Join(sel, ", "), cust, known, profiled, from)
-		if err := env.exec(ctx, stmt, args.list...); err != nil {
-			return nil, fmt.Errorf("activities of %s: %w", name, err)
-		}
-		n, err := env.scanInt(ctx, "SELECT count(*) FROM "+env.out(ActivitiesTable)+" WHERE source = ?", name)
+		inserts[name] = statement{stmt, args.list}
+	}
+	fp, err := env.activityFingerprint(ctx, cols, inserts)
+	if err != nil {
+		return nil, err
+	}
+	st := &ActivityStats{Activities: map[string]int64{}, Unresolved: map[string]int64{}}
+	if st.Reused, err = env.sameActivities(ctx, fp); err != nil {
+		return nil, err
+	}
+	table := env.out(ActivitiesTable)
+	if st.Reused {
+		table = env.q(ActivitiesTable)
+	} else if err := env.writeActivities(ctx, cols, inserts, fp); err != nil {
+		return nil, err
+	}
+	for _, name := range cfg.ActivityOrder {
+		n, err := env.scanInt(ctx, "SELECT count(*) FROM "+table+" WHERE source = ?", name)
 		if err != nil {
 			return nil, err
 		}
@@ -129,6 +154,102 @@ WHERE x._knit_profiled`,
 		st.Activities[name], st.Unresolved[name] = n, total-n
 	}
 	return st, env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(activityKeys))
+}
+
+// statement is a query with its parameters.
+type statement struct {
+	text string
+	args []any
+}
+
+// writeActivities writes the staged activities and, beside them, the
+// fingerprint of what they were computed from.
+func (env *Env) writeActivities(ctx context.Context, cols []engine.Column, inserts map[string]statement, fp string) error {
+	if err := env.Eng.CreateTable(ctx, engine.StagedName(ActivitiesTable), cols); err != nil {
+		return err
+	}
+	for _, name := range env.Proj.Config.ActivityOrder {
+		if err := env.exec(ctx, inserts[name].text, inserts[name].args...); err != nil {
+			return fmt.Errorf("activities of %s: %w", name, err)
+		}
+	}
+	state := []engine.Column{{Name: "fingerprint", Type: engine.Text}}
+	if err := env.Eng.CreateTable(ctx, engine.StagedName(ActivitiesStateTable), state); err != nil {
+		return err
+	}
+	return env.exec(ctx, "INSERT INTO "+env.out(ActivitiesStateTable)+" VALUES (?)", fp)
+}
+
+// activityFingerprint sums up everything the activities are computed
+// from: the statements that would write them (the configuration as SQL,
+// with their parameters), the table's columns, every row of each event
+// source, the key resolutions and every customer's first_known. Rows are
+// hashed by the engine and the hashes summed, so the order of rows does
+// not matter.
+func (env *Env) activityFingerprint(ctx context.Context, cols []engine.Column, inserts map[string]statement) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q\n", engine.ColumnDefs(env.Eng.Dialect(), cols))
+	tables := []string{env.out(activityKeys), env.out(KnownSinceTable)}
+	for _, name := range env.Proj.Config.ActivityOrder {
+		fmt.Fprintf(h, "%s\n%q\n%#v\n", name, inserts[name].text, inserts[name].args)
+		tables = append(tables, env.in("src_"+name))
+	}
+	for _, t := range tables {
+		rows, err := env.Eng.Query(ctx, "SELECT count(*), "+rowHashSum(env.Eng.Dialect(), "t")+" FROM "+t+" t")
+		if err != nil {
+			return "", err
+		}
+		var n int64
+		var sum sql.NullString
+		if rows.Next() {
+			err = rows.Scan(&n, &sum)
+		}
+		rows.Close()
+		if err != nil {
+			return "", err
+		}
+		if err := rows.Err(); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d %s\n", t, n, sum.String)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// rowHashSum is the dialect's sum, as text, of a 64-bit hash of every
+// row of the table aliased alias.
+func rowHashSum(d engine.Dialect, alias string) string {
+	if d.Name() == "postgres" {
+		return "CAST(sum(hashtextextended(CAST(" + alias + " AS text), 0)) AS text)"
+	}
+	return "CAST(sum(hash(" + alias + ")) AS VARCHAR)"
+}
+
+// sameActivities reports whether the last run's activities were computed
+// from exactly what this run's would be: then they are kept, not written
+// again (50M events take minutes to write).
+func (env *Env) sameActivities(ctx context.Context, fp string) (bool, error) {
+	for _, t := range []string{ActivitiesTable, ActivitiesStateTable} {
+		if env.Tables.In(t) != t {
+			return false, nil
+		}
+		ok, err := env.Eng.TableExists(ctx, t)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	rows, err := env.Eng.Query(ctx, "SELECT fingerprint FROM "+env.q(ActivitiesStateTable))
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var prev string
+	if rows.Next() {
+		if err := rows.Scan(&prev); err != nil {
+			return false, err
+		}
+	}
+	return prev == fp, rows.Err()
 }
 
 // loadActivityKeys writes activity_keys: every distinct raw identifier value

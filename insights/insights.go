@@ -23,6 +23,7 @@ import (
 // staged name and swapped in with the run's other results.
 const (
 	ActivitiesTable       = "activities"
+	ActivitiesStateTable  = "activities_state"
 	KnownSinceTable       = "known_since"
 	CustomerMeasuresTable = "customer_measures"
 	BusinessMeasuresTable = "business_measures"
@@ -33,7 +34,7 @@ const (
 
 // StageTables lists the tables each stage writes.
 var StageTables = map[string][]string{
-	"activities": {ActivitiesTable, KnownSinceTable},
+	"activities": {ActivitiesTable, KnownSinceTable, ActivitiesStateTable},
 	"measures":   {CustomerMeasuresTable, BusinessMeasuresTable},
 	"segments":   {SegmentMembersTable, SegmentHistoryTable, SegmentDefsTable},
 }

@@ -337,3 +337,38 @@ JOIN identifiers i ON i.customer_id = m.customer_id AND i.type = 'member_id' WHE
 		}
 	}
 }
+
+// A run whose events, keys and settings did not change keeps the last
+// run's activities instead of writing them again; a changed event is
+// written.
+func TestActivitiesReusedWhenNothingChanged(t *testing.T) {
+	dir := writeShop(t, shopEvents, "")
+	s := runShop(t, dir, shopNow)
+	if s.rep.Insights.Activities.Reused {
+		t.Fatal("the first run reused activities")
+	}
+	before := s.value(`SELECT string_agg(activity_id || ' ' || customer_id || ' ' || CAST(known_at_time AS VARCHAR), ', ' ORDER BY activity_id) FROM activities`)
+	s.db.Close()
+	s = runShop(t, dir, shopNow.Add(time.Hour))
+	if a := s.rep.Insights.Activities; !a.Reused || a.Activities["events"] != 5 {
+		t.Fatalf("second run: %+v, want the 5 activities reused", a)
+	}
+	if got := s.value(`SELECT string_agg(activity_id || ' ' || customer_id || ' ' || CAST(known_at_time AS VARCHAR), ', ' ORDER BY activity_id) FROM activities`); got != before {
+		t.Errorf("activities after reuse = %s, want %s", got, before)
+	}
+	if got := s.value(`SELECT n_all FROM customer_measures WHERE customer_id = ?`, s.customer("m1")); got != "4" {
+		t.Errorf("m1's n_all after reuse = %s, want 4", got)
+	}
+	s.db.Close()
+	changed := strings.Replace(shopEvents, "e5,m2,2024-03-02 10:00:00,Purchase,5,S2", "e5,m2,2024-03-02 10:00:00,Purchase,6,S2", 1)
+	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = runShop(t, dir, shopNow.Add(2*time.Hour))
+	if s.rep.Insights.Activities.Reused {
+		t.Fatal("a changed amount reused the old activities")
+	}
+	if got := s.value(`SELECT amount FROM activities WHERE activity_id = 'events/e5'`); got != "6" {
+		t.Errorf("e5's amount = %s, want 6", got)
+	}
+}

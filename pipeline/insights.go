@@ -14,9 +14,9 @@ import (
 )
 
 // Stages a partial run (Options.Only) may name. "unify" is every stage
-// from load to fields, and the search index after them; the others are the
-// stages of that name ("search" rebuilds the search index of the last
-// results).
+// from load to fields, and the search index; the others are the stages
+// of that name ("search" rebuilds the search index of the last results;
+// "segments" rebuilds it too, as it holds each profile's segments).
 var PartialStages = []string{"unify", "search", "activities", "measures", "segments", "exports"}
 
 // unifyStages are the stages "unify" stands for.
@@ -55,7 +55,8 @@ func (r *run) wants(stage string) bool {
 	if slices.Contains(unifyStages, stage) {
 		stage = "unify"
 	}
-	if stage == "search" && slices.Contains(r.opt.Only, "unify") {
+	// The search index holds the profiles and their segments.
+	if stage == "search" && (slices.Contains(r.opt.Only, "unify") || slices.Contains(r.opt.Only, "segments")) {
 		return true
 	}
 	return slices.Contains(r.opt.Only, stage)
@@ -95,9 +96,13 @@ func (r *run) insightStage(ctx context.Context, stage string) error {
 		r.rep.Insights = &InsightsReport{}
 	}
 	var err error
+	staged := insights.StageTables[stage]
 	switch stage {
 	case "activities":
 		r.rep.Insights.Activities, err = insights.BuildActivities(ctx, env)
+		if err == nil {
+			staged = r.rep.Insights.Activities.Staged()
+		}
 	case "measures":
 		r.rep.Insights.Measures, err = insights.BuildMeasures(ctx, env, r.rep.Started)
 	case "segments":
@@ -106,8 +111,8 @@ func (r *run) insightStage(ctx context.Context, stage string) error {
 	if err != nil {
 		return err
 	}
-	r.ins.staged = append(r.ins.staged, insights.StageTables[stage]...)
-	r.ins.tables.Staged(insights.StageTables[stage]...)
+	r.ins.staged = append(r.ins.staged, staged...)
+	r.ins.tables.Staged(staged...)
 	return nil
 }
 
