@@ -217,8 +217,9 @@ func searchFilters(q SearchQuery) (string, []any) {
 		where = append(where, "NOT s.known")
 	}
 	if q.Segment != "" {
-		where = append(where, "s.customer_id IN (SELECT customer_id FROM segment_members WHERE segment = ?)")
-		args = append(args, q.Segment)
+		// segments lists a profile's segments as "|a|b|"; names hold no "|".
+		where = append(where, "strpos(s.segments, ?) > 0")
+		args = append(args, "|"+q.Segment+"|")
 	}
 	if len(where) == 0 {
 		return "", nil
@@ -509,7 +510,7 @@ func prefixMatch(p string) (string, string) {
 
 // profileColumns are the search_profiles columns every hit carries (the
 // search_terms table repeats them), after customer_id.
-const profileColumns = "known, record_count, sources, first_seen, last_seen, name, sort_name, email, phone"
+const profileColumns = "known, record_count, sources, first_seen, last_seen, name, sort_name, email, phone, segments"
 
 func qualified(alias, cols string) string {
 	parts := strings.Split(cols, ", ")

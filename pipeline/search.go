@@ -231,7 +231,7 @@ FROM ` + keys + ` t JOIN ` + q(engine.StagedName("search_profiles")) + ` s ON s.
 
 // searchProfileColumns lists the columns of search_profiles, qualified.
 func searchProfileColumns(alias string) string {
-	cols := []string{"customer_id", "known", "record_count", "sources", "first_seen", "last_seen", "name", "sort_name", "email", "phone"}
+	cols := []string{"customer_id", "known", "record_count", "sources", "first_seen", "last_seen", "name", "sort_name", "email", "phone", "segments"}
 	for i, c := range cols {
 		cols[i] = alias + "." + c
 	}
@@ -263,12 +263,28 @@ func (r *run) searchProfiles(ctx context.Context) error {
 	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+out); err != nil {
 		return err
 	}
+	// Each profile's segments as "|a|b|", so a segment filter is a string
+	// test on the rows at hand rather than a join of hundreds of thousands
+	// of members by customer ID.
+	members := "segment_members"
+	if r.wants("segments") {
+		members = engine.StagedName(members)
+	}
+	segments, segJoin := "CAST(NULL AS "+text+")", ""
+	if ok, err := r.eng.TableExists(ctx, members); err != nil {
+		return err
+	} else if ok {
+		segments = "g.segments"
+		segJoin = ` LEFT JOIN (SELECT customer_id, '|' || string_agg(segment, '|' ORDER BY segment) || '|' AS segments FROM ` + q(members) +
+			` GROUP BY customer_id) g ON g.customer_id = p.customer_id`
+	}
 	stmt := `CREATE TABLE ` + out + ` AS
 SELECT p.customer_id, p.known, p.record_count, p.sources, p.first_seen, p.last_seen,
   ` + name + ` AS name, lower(` + name + `) AS sort_name, c.email, c.phone,
   ROW_NUMBER() OVER (ORDER BY p.last_seen DESC NULLS LAST, p.customer_id) AS pos,
-  ROW_NUMBER() OVER (PARTITION BY p.known ORDER BY p.last_seen DESC NULLS LAST, p.customer_id) AS known_pos
-FROM ` + r.searchSource("profiles") + ` p LEFT JOIN (
+  ROW_NUMBER() OVER (PARTITION BY p.known ORDER BY p.last_seen DESC NULLS LAST, p.customer_id) AS known_pos,
+  ` + segments + ` AS segments
+FROM ` + r.searchSource("profiles") + ` p` + segJoin + ` LEFT JOIN (
   SELECT customer_id, min(CASE WHEN ` + emails + ` THEN value END) AS email, min(CASE WHEN ` + phones + ` THEN value END) AS phone
   FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL GROUP BY customer_id
 ) c ON c.customer_id = p.customer_id
