@@ -86,7 +86,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("after the run Unknown1 → %v, Jane → %v: they should be two customers", visitor["customer_id"], jane["customer_id"])
 	}
 	shots, _ := filepath.Glob(filepath.Join(artifacts, "*.png"))
-	if len(shots) < 10 || !strings.Contains(out.String(), "ok: ") {
+	if len(shots) < 13 || !strings.Contains(out.String(), "ok: ") {
 		t.Errorf("%d screenshots in %s, want one per page visited", len(shots), artifacts)
 	}
 }

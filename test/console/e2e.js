@@ -125,11 +125,15 @@ function check(cond, what) {
     await snap("search-after-split");
 
     step = "the other pages";
-    for (const [name, url] of [["unify", "/console/unify"], ["segments", "/console/segments"]]) {
+    for (const [name, url] of [["unify", "/console/unify"], ["rejected-rows", "/console/unify/rejected"], ["segments", "/console/segments"]]) {
       await page.goto(base + url);
       check((await page.locator("h1").innerText()).length > 0, name + " has a heading");
       await snap(name);
     }
+    await page.getByRole("link", { name: "no_loyalty_no_checkout", exact: true }).click();
+    check((await page.locator("h1").innerText()).includes("no_loyalty_no_checkout"), "a segment's page opens from the list");
+    check((await page.locator("main table tbody tr").count()) >= 1, "the segment's members are previewed");
+    await snap("segment");
     check(problems.length === 0, "the browser reported problems:\n  " + problems.join("\n  "));
     console.log("ok: " + shot + " screenshots in " + artifacts);
     console.log("jane " + jane);
