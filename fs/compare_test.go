@@ -62,7 +62,7 @@ func TestLevelOfPresets(t *testing.T) {
 		{dob, "16300801", "1630-09-21", "within 365 days"},
 		{dob, "1852 83 26", "1852 08 26", "else"}, // month 83 is no date
 		{dob, "1630 08-01", "1630-08-02", "else"}, // mixed separators: not a date
-		{dob, "163008011", "163008122", "else"}, // nine digits: not a date
+		{dob, "163008011", "163008122", "else"},   // nine digits: not a date
 		{email, "rob@smith.net", "rob@smith.net", "exact"},
 		{email, "rob@smith.net", "rob@gmail.com", "same local part"},
 		{email, "robert255@smith.net", "roberta25@smith.net", "Jaro-Winkler ≥ 0.88"},

@@ -149,8 +149,15 @@ type modelPlan struct {
 	cols   []valueColumn
 	colOf  map[string]string // column key → column name
 	recs   []int32
-	vector []string // per comparison: the SQL of its level index
+	vector []string // per comparison: the SQL of its level index, over compareSQL's inner columns
 	tfComp []int    // comparisons with a TF level
+
+	// compareSQL's inner query selects, per pair, the staged columns the
+	// comparisons read (refs, as "l"/"r" + index) and the similarities
+	// several levels of one comparison test (sims), computed once.
+	refs  []string
+	refOf map[string]string
+	sims  []hoistedSim
 
 	seed      maphash.Seed      // of the blocking-key hashes
 	cachedRec *record           // the record whose values cache holds
@@ -255,44 +262,70 @@ func (p *modelPlan) tfCol(field string) string {
 }
 
 // comparisonSQL is the CASE expression giving comparison ci's level index
-// for the pair (l, r); it reproduces knitfs.Comparison.LevelOf on the
-// staged values.
+// for a pair; it reproduces knitfs.Comparison.LevelOf on the staged
+// values. It reads the columns of compareSQL's inner query (ref, sims).
 func (p *modelPlan) comparisonSQL(ci int) string {
 	comp := &p.model.Comparisons[ci]
 	v := p.textCol(comp.Field)
+	colOf := func(l knitfs.Level) string {
+		switch {
+		case l.Part != "":
+			return p.partCol(comp.Field, l.Part)
+		case l.Kind == knitfs.KindDateWithinDays:
+			return p.dateCol(comp.Field)
+		case l.Kind == knitfs.KindNumericWithin:
+			return p.numCol(comp.Field)
+		}
+		return v
+	}
+	// A similarity that several levels test (Jaro-Winkler ≥ 0.92, ≥ 0.88,
+	// ≥ 0.7) is computed once per pair in the inner query: the engine
+	// does not share it between the branches of a CASE.
+	uses := map[string]int{}
+	for _, l := range comp.Levels {
+		if m := similarityMetric(l.Kind); m != "" {
+			uses[m+" "+colOf(l)]++
+		}
+	}
+	hoisted := map[string]string{}
+	exactBefore := map[string]bool{}
 	var b strings.Builder
 	b.WriteString("CASE")
 	for k, l := range comp.Levels {
 		if k == len(comp.Levels)-1 && l.Kind == knitfs.KindElse {
 			break
 		}
-		lc, rc := "l."+v, "r."+v
-		if l.Part != "" {
-			c := p.partCol(comp.Field, l.Part)
-			lc, rc = "l."+c, "r."+c
-		}
+		col := colOf(l)
+		lc, rc := p.ref("l", col), p.ref("r", col)
 		var test string
 		switch l.Kind {
 		case knitfs.KindNull:
-			test = "l." + v + " IS NULL OR r." + v + " IS NULL"
+			test = p.ref("l", v) + " IS NULL OR " + p.ref("r", v) + " IS NULL"
 		case knitfs.KindExact:
 			test = lc + " = " + rc
+			exactBefore[col] = true
 			if l.TF {
 				p.tfComp = append(p.tfComp, ci)
 				p.tfCol(comp.Field)
 			}
-		case knitfs.KindJaroWinkler:
-			test = p.d.Similarity("jaro_winkler", lc, rc) + " >= " + sqlFloat(l.Threshold)
-		case knitfs.KindLevenshtein:
-			test = p.d.Similarity("levenshtein", lc, rc) + " <= " + sqlFloat(l.Threshold)
-		case knitfs.KindJaccard:
-			test = p.d.Similarity("jaccard", lc, rc) + " >= " + sqlFloat(l.Threshold)
-		case knitfs.KindDateWithinDays:
-			c := p.dateCol(comp.Field)
-			test = "abs(l." + c + " - r." + c + ") <= " + sqlFloat(l.Threshold)
-		case knitfs.KindNumericWithin:
-			c := p.numCol(comp.Field)
-			test = "abs(l." + c + " - r." + c + ") <= " + sqlFloat(l.Threshold)
+		case knitfs.KindJaroWinkler, knitfs.KindLevenshtein, knitfs.KindJaccard:
+			metric := similarityMetric(l.Kind)
+			sim := p.d.Similarity(metric, lc, rc)
+			if key := metric + " " + col; uses[key] > 1 {
+				if hoisted[key] == "" {
+					hoisted[key] = p.d.Quote(fmt.Sprintf("s%d", len(p.sims)))
+					// Pairs an earlier exact level took never read it.
+					p.sims = append(p.sims, hoistedSim{expr: p.d.Similarity(metric, "l."+col, "r."+col), alias: hoisted[key], unlessEqual: exactBefore[col], col: col})
+				}
+				sim = hoisted[key]
+			}
+			op := " >= "
+			if l.Kind == knitfs.KindLevenshtein {
+				op = " <= "
+			}
+			test = sim + op + sqlFloat(l.Threshold)
+		case knitfs.KindDateWithinDays, knitfs.KindNumericWithin:
+			test = "abs(" + lc + " - " + rc + ") <= " + sqlFloat(l.Threshold)
 		case knitfs.KindElse:
 			test = "TRUE"
 		}
@@ -300,6 +333,44 @@ func (p *modelPlan) comparisonSQL(ci int) string {
 	}
 	fmt.Fprintf(&b, " ELSE %d END", len(comp.Levels)-1)
 	return b.String()
+}
+
+// hoistedSim is a similarity compareSQL's inner query computes once per
+// pair for the levels that test it.
+type hoistedSim struct {
+	expr, alias string
+	col         string // the staged column compared
+	unlessEqual bool   // null when the values are equal: an exact level came first
+}
+
+// similarityMetric names the engine.Dialect.Similarity metric of a level
+// kind, "" for kinds that are not similarities.
+func similarityMetric(k knitfs.Kind) string {
+	switch k {
+	case knitfs.KindJaroWinkler:
+		return "jaro_winkler"
+	case knitfs.KindLevenshtein:
+		return "levenshtein"
+	case knitfs.KindJaccard:
+		return "jaccard"
+	}
+	return ""
+}
+
+// ref is the column of compareSQL's inner query holding the staged column
+// col (quoted) of the pair's left ("l") or right ("r") record.
+func (p *modelPlan) ref(side, col string) string {
+	key := side + "." + col
+	if a, ok := p.refOf[key]; ok {
+		return a
+	}
+	if p.refOf == nil {
+		p.refOf = map[string]string{}
+	}
+	a := p.d.Quote(fmt.Sprintf("%s%d", side, len(p.refs)))
+	p.refOf[key] = a
+	p.refs = append(p.refs, key+" AS "+a)
+	return a
 }
 
 // blockSQL is the join condition of one blocking rule.
@@ -336,11 +407,10 @@ func (p *modelPlan) blockCol(rule []string) string {
 	})
 }
 
-// pairsSQL selects the pairs the blocking rules generate, each once: a
-// rule's pass leaves out the pairs an earlier rule generated, so the passes
-// are unioned without duplicates and without a DISTINCT over all pairs.
-// Each row is (a, b, v0…vn, t…, x…): the record indexes, the level of every
-// comparison, then for TF comparisons the term frequency and the value.
+// pairsSQL selects the pairs the blocking rules generate, each once, with
+// their comparison levels. Each row is (a, b, v0…vn, t…, x…): the record
+// indexes, the level of every comparison, then for TF comparisons the term
+// frequency and the value.
 func (p *modelPlan) pairsSQL(rules [][]string) string { return p.sampledPairsSQL(rules, 1) }
 
 // sampledPairsSQL is pairsSQL where only about one pair in every is
@@ -349,17 +419,16 @@ func (p *modelPlan) pairsSQL(rules [][]string) string { return p.sampledPairsSQL
 // chosen by a hash of its record indexes, so the sample is repeatable and
 // independent of the pair's values.
 func (p *modelPlan) sampledPairsSQL(rules [][]string, every int64) string {
-	cols := []string{"l.rid AS a", "r.rid AS b"}
-	for ci, v := range p.vector {
-		if every > 1 {
-			v = fmt.Sprintf("CASE WHEN (l.rid * 7919 + r.rid * 104729) %% %d = 0 THEN %s ELSE -1 END", every, v)
-		}
-		cols = append(cols, v+" AS v"+strconv.Itoa(ci))
-	}
-	for _, ci := range p.tfComp {
-		field := p.model.Comparisons[ci].Field
-		cols = append(cols, "l."+p.tfCol(field)+" AS t"+strconv.Itoa(ci), "l."+p.textCol(field)+" AS x"+strconv.Itoa(ci))
-	}
+	return p.compareSQL(p.candidatesSQL(rules), every)
+}
+
+// candidatesSQL selects the pairs (a, b) of record indexes the blocking
+// rules generate, each once: a rule's pass leaves out the pairs an earlier
+// rule generated, so the passes are unioned without duplicates and without
+// a DISTINCT over all pairs. The self-joins read only the integer columns
+// (record index, source, one key hash per rule); the values are joined
+// once per pair afterwards (compareSQL), so no join carries them.
+func (p *modelPlan) candidatesSQL(rules [][]string) string {
 	var link string
 	switch p.cfg.Link {
 	case "link_only":
@@ -367,15 +436,60 @@ func (p *modelPlan) sampledPairsSQL(rules [][]string, every int64) string {
 	case "dedupe_only":
 		link = " AND l.src = r.src"
 	}
+	table := p.d.Quote(p.table)
 	var passes []string
 	for i, rule := range rules {
 		on := p.blockSQL(rule) + " AND l.rid < r.rid" + link
 		for _, prev := range rules[:i] {
 			on += " AND NOT coalesce(" + p.blockSQL(prev) + ", false)"
 		}
-		passes = append(passes, "SELECT "+strings.Join(cols, ", ")+" FROM "+p.d.Quote(p.table)+" l JOIN "+p.d.Quote(p.table)+" r ON "+on)
+		passes = append(passes, "SELECT l.rid AS a, r.rid AS b FROM "+table+" l JOIN "+table+" r ON "+on)
 	}
 	return strings.Join(passes, " UNION ALL ")
+}
+
+// compareSQL joins the values of both records to each pair (a, b) the
+// query cands selects and compares them: rows (a, b, keep…, v0…vn, t…,
+// x…) as pairsSQL describes, keep being further columns of cands passed
+// through. With every > 1 only about one pair in every is compared (see
+// sampledPairsSQL). The inner query joins the values once and computes the
+// shared similarities; the outer one turns them into levels.
+func (p *modelPlan) compareSQL(cands string, every int64, keep ...string) string {
+	sampled := func(a, b string) string { return fmt.Sprintf("(%s * 7919 + %s * 104729) %% %d = 0", a, b, every) }
+	inner := []string{"c.a AS a", "c.b AS b"}
+	outer := []string{"a", "b"}
+	for _, k := range keep {
+		inner, outer = append(inner, "c."+k+" AS "+k), append(outer, k)
+	}
+	inner = append(inner, p.refs...)
+	for _, s := range p.sims {
+		var skip []string
+		if every > 1 {
+			skip = append(skip, "NOT "+sampled("c.a", "c.b"))
+		}
+		if s.unlessEqual {
+			skip = append(skip, "l."+s.col+" = r."+s.col)
+		}
+		e := s.expr
+		if len(skip) > 0 {
+			e = "CASE WHEN " + strings.Join(skip, " OR ") + " THEN NULL ELSE " + e + " END"
+		}
+		inner = append(inner, e+" AS "+s.alias)
+	}
+	for ci, v := range p.vector {
+		if every > 1 {
+			v = "CASE WHEN " + sampled("a", "b") + " THEN " + v + " ELSE -1 END"
+		}
+		outer = append(outer, v+" AS v"+strconv.Itoa(ci))
+	}
+	for _, ci := range p.tfComp {
+		field := p.model.Comparisons[ci].Field
+		t, x := "t"+strconv.Itoa(ci), "x"+strconv.Itoa(ci)
+		inner = append(inner, "l."+p.tfCol(field)+" AS "+t, "l."+p.textCol(field)+" AS "+x)
+		outer = append(outer, t, x)
+	}
+	table := p.d.Quote(p.table)
+	return "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") + " FROM (" + cands + ") c JOIN " + table + " l ON l.rid = c.a JOIN " + table + " r ON r.rid = c.b) p"
 }
 
 // blockUpperBound bounds the number of pairs the rules generate without a
@@ -558,35 +672,13 @@ func (r *run) scoreModel(ctx context.Context) error {
 	defer p.drop(ctx)
 	rep := &ModelReport{File: modelPath(r.proj), Records: int64(len(p.recs)), Threshold: cfg.Threshold}
 	r.rep.Model = rep
-	pairs := p.pairsSQL(cfg.Blocking)
 	floor := math.Log2(cfg.ReviewFloor) - math.Log2(1-cfg.ReviewFloor)
-	// Scoring runs entirely in the engine, in one pass over the candidate
-	// pairs: every comparison's level (CASE expressions), the weight, and
-	// the number of pairs (a window over all of them, before the review
-	// floor). Go reads back only the pairs kept for review, each as its
-	// record indexes, one integer coding its levels and the agreeing
-	// values of TF levels.
-	code, radix, err := p.levelCodeSQL()
+	query, radix, err := p.scoreSQL(floor)
 	if err != nil {
 		return err
 	}
-	sel := []string{"a", "b", code + " AS code"}
-	for _, ci := range p.tfComp {
-		var tfLevels []string
-		for k, l := range model.Comparisons[ci].Levels {
-			if l.TF {
-				tfLevels = append(tfLevels, strconv.Itoa(k))
-			}
-		}
-		sel = append(sel, fmt.Sprintf("CASE WHEN v%d IN (%s) THEN x%d END AS x%d", ci, strings.Join(tfLevels, ", "), ci, ci))
-	}
-	scored := "SELECT " + strings.Join(sel, ", ") + ", " + p.weightSQL() + " AS w, count(*) OVER () AS n FROM (" + pairs + ") p"
-	var xcols []string
-	for _, ci := range p.tfComp {
-		xcols = append(xcols, fmt.Sprintf(", x%d", ci))
-	}
 	scoreStart := time.Now()
-	rows, err := r.eng.Query(ctx, "SELECT a, b, code"+strings.Join(xcols, "")+", n FROM ("+scored+") s WHERE w >= "+sqlFloat(floor)+" ORDER BY a, b")
+	rows, err := r.eng.Query(ctx, query)
 	if err != nil {
 		return err
 	}
@@ -658,7 +750,7 @@ func (r *run) scoreModel(ctx context.Context) error {
 	if !counted {
 		// No pair reached the review floor: count them apart.
 		scoreTime, readStart = time.Since(scoreStart), time.Now()
-		if rep.Pairs, err = r.countPairs(ctx, pairs); err != nil {
+		if rep.Pairs, err = r.countPairs(ctx, p.candidatesSQL(cfg.Blocking)); err != nil {
 			return err
 		}
 		rep.CountSeconds = time.Since(readStart).Seconds()
@@ -671,6 +763,35 @@ func (r *run) scoreModel(ctx context.Context) error {
 		rep.PairsPerSec = float64(rep.Pairs) / d
 	}
 	return nil
+}
+
+// scoreSQL is the one query that scores every candidate pair in the
+// engine: the pairs as record indexes and their number (a window over
+// those narrow rows, before any value is joined), then every comparison's
+// level (CASE expressions) and the weight. It returns only the pairs whose
+// weight reaches floor, each as its record indexes, one integer coding its
+// levels (radix gives the digits) and the agreeing values of TF levels,
+// then the number of candidate pairs.
+func (p *modelPlan) scoreSQL(floor float64) (query string, radix []int64, err error) {
+	code, radix, err := p.levelCodeSQL()
+	if err != nil {
+		return "", nil, err
+	}
+	sel := []string{"a", "b", code + " AS code"}
+	var xcols []string
+	for _, ci := range p.tfComp {
+		var tfLevels []string
+		for k, l := range p.model.Comparisons[ci].Levels {
+			if l.TF {
+				tfLevels = append(tfLevels, strconv.Itoa(k))
+			}
+		}
+		sel = append(sel, fmt.Sprintf("CASE WHEN v%d IN (%s) THEN x%d END AS x%d", ci, strings.Join(tfLevels, ", "), ci, ci))
+		xcols = append(xcols, fmt.Sprintf(", x%d", ci))
+	}
+	counted := "SELECT a, b, count(*) OVER () AS n FROM (" + p.candidatesSQL(p.cfg.Blocking) + ") i"
+	scored := "SELECT " + strings.Join(sel, ", ") + ", " + p.weightSQL() + " AS w, n FROM (" + p.compareSQL(counted, 1, "n") + ") p"
+	return "SELECT a, b, code" + strings.Join(xcols, "") + ", n FROM (" + scored + ") s WHERE w >= " + sqlFloat(floor) + " ORDER BY a, b", radix, nil
 }
 
 // levelCodeSQL packs the levels v0…vn of a scored pair into one integer,

@@ -225,13 +225,7 @@ func (r *run) estimateU(ctx context.Context, p *modelPlan, rep *TrainReport) err
 		return err
 	}
 	rep.SamplePairs = int64(len(pairs))
-	q := p.d.Quote
-	var sel []string
-	for ci, v := range p.vector {
-		sel = append(sel, v+" AS v"+fmt.Sprint(ci))
-	}
-	sample := "SELECT " + strings.Join(sel, ", ") + " FROM " + q(table) + " s JOIN " + q(p.table) + " l ON l.rid = s.a JOIN " + q(p.table) + " r ON r.rid = s.b"
-	vs, _, err := p.vectorCounts(ctx, sample)
+	vs, _, err := p.vectorCounts(ctx, p.compareSQL("SELECT a, b FROM "+p.d.Quote(table), 1))
 	if err != nil {
 		return err
 	}
