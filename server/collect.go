@@ -92,6 +92,12 @@ func (s *Server) ingest(r *http.Request, events []*collect.Event) error {
 	var made, refused int
 	for i, ev := range fresh {
 		p := st.prepare(ev, first+uint64(i))
+		s.mu.RLock()
+		quick := s.st.applyQuick(p)
+		s.mu.RUnlock()
+		if quick {
+			continue
+		}
 		s.mu.Lock()
 		m, f := s.st.apply(p)
 		s.mu.Unlock()

@@ -126,6 +126,8 @@ func TestLookupsDuringIngestion(t *testing.T) {
 				for i := range perBatch {
 					id := fmt.Sprintf("w%d-b%d-%d", w, b, i)
 					msgs = append(msgs, fmt.Sprintf(`{"type":"identify","anonymousId":"a-%s","userId":"u-%s","messageId":"m-%s"}`, id, id, id))
+					// A repeat visit: stitched under the read lock (applyQuick).
+					msgs = append(msgs, fmt.Sprintf(`{"type":"track","anonymousId":"a-%s","userId":"u-%s","event":"Viewed","messageId":"t-%s"}`, id, id, id))
 				}
 				if code := post(ts, `{"batch":[`+strings.Join(msgs, ",")+`]}`); code != 200 {
 					select {
@@ -320,5 +322,40 @@ func TestAddedOverrideSurvivesSwap(t *testing.T) {
 	member, _ := next.live.LookupRecord("loyalty/808")
 	if next.live.Find(desk) == next.live.Find(member) {
 		t.Fatal("the pair added during the build was not carried to the new state: Desk joined member 808")
+	}
+}
+
+// A repeat visit changes nothing in the graph and takes the read-lock
+// path; an event bringing a new identifier or visitor does not.
+func TestApplyQuick(t *testing.T) {
+	proj, err := config.Load("testdata/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := newState(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(body string, seq uint64) *prepared {
+		p, err := collect.Parse([]byte(body), "batch", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.prepare(p.Events[0], seq)
+	}
+	first := event(`{"batch":[{"type":"identify","anonymousId":"Q1","userId":"quinn","messageId":"q1"}]}`, 0)
+	if st.applyQuick(first) {
+		t.Fatal("a new visitor took the quick path")
+	}
+	st.apply(first)
+	if !st.applyQuick(event(`{"batch":[{"type":"track","anonymousId":"Q1","userId":"quinn","event":"Viewed","messageId":"q2"}]}`, 1)) {
+		t.Fatal("a repeat visit did not take the quick path")
+	}
+	if st.applyQuick(event(`{"batch":[{"type":"identify","anonymousId":"Q1","traits":{"email":"q@example.com"},"messageId":"q3"}]}`, 2)) {
+		t.Fatal("a new identifier took the quick path")
+	}
+	n, _ := st.live.LookupRecord("collected/Q1")
+	if got := len(st.acts[n]); got != 2 {
+		t.Fatalf("%d activities, want 2", got)
 	}
 }

@@ -93,17 +93,16 @@ func (st *state) profileOf(key string, issue bool) (*Profile, int32, error) {
 			}
 		}
 	}
-	for _, m := range st.live.Members(root) {
-		for i := range st.acts[m] {
-			a := st.activity(&st.acts[m][i])
-			if p.FirstSeen == nil || a.Timestamp.Before(*p.FirstSeen) {
-				t := a.Timestamp
-				p.FirstSeen = &t
-			}
-			if p.LastSeen == nil || a.Timestamp.After(*p.LastSeen) {
-				t := a.Timestamp
-				p.LastSeen = &t
-			}
+	live := st.activitiesOf(root)
+	for i := range live {
+		a := st.activity(&live[i])
+		if p.FirstSeen == nil || a.Timestamp.Before(*p.FirstSeen) {
+			t := a.Timestamp
+			p.FirstSeen = &t
+		}
+		if p.LastSeen == nil || a.Timestamp.After(*p.LastSeen) {
+			t := a.Timestamp
+			p.LastSeen = &t
 		}
 	}
 	slices.SortFunc(p.Keyring, func(a, b KeyringEntry) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Value, b.Value)) })
@@ -170,10 +169,9 @@ func (s *Server) activities(w http.ResponseWriter, r *http.Request) error {
 	var acts []Activity
 	err = s.lookupProfile(r.PathValue("key"), func(got *Profile, root int32) {
 		p = got
-		for _, m := range s.st.live.Members(root) {
-			for i := range s.st.acts[m] {
-				acts = append(acts, s.st.activity(&s.st.acts[m][i]))
-			}
+		live := s.st.activitiesOf(root)
+		for i := range live {
+			acts = append(acts, s.st.activity(&live[i]))
 		}
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,9 +49,12 @@ type state struct {
 	merged  map[string][]string // customer ID → the IDs merged into it
 	batch   map[string]*batchProfile
 	acts    map[int32][]liveActivity // visitor record node → its recent activities, oldest first
-	decided []liveDecision           // ring of the latest decisions
-	next    int                      // ring position
-	runAt   time.Time                // when the batch result was produced (zero: none)
+	// actsMu guards acts for holders of the read lock (applyQuick writes
+	// it so; readers read it so); the write lock excludes everyone.
+	actsMu  sync.RWMutex
+	decided []liveDecision // ring of the latest decisions
+	next    int            // ring position
+	runAt   time.Time      // when the batch result was produced (zero: none)
 	// waiting holds override pairs naming a record not in the live graph
 	// yet, under the key of each of their records (see overrides.go).
 	waiting map[string][]pipeline.Override
@@ -482,12 +486,65 @@ func (s *state) apply(p *prepared) (made, refused int) {
 	if p.previous != "" {
 		link(rec, s.record(s.srcIdx, p.previous))
 	}
-	list := append(s.acts[rec], p.act)
+	s.appendActivity(rec, p.act)
+	return made, refused
+}
+
+// activitiesOf returns a copy of the live activities of a cluster's
+// members; the caller holds the read lock.
+func (s *state) activitiesOf(root int32) []liveActivity {
+	var out []liveActivity
+	s.actsMu.RLock()
+	for _, m := range s.live.Members(root) {
+		out = append(out, s.acts[m]...)
+	}
+	s.actsMu.RUnlock()
+	return out
+}
+
+// appendActivity adds an activity to a record's list; the caller holds the
+// write lock, or the read lock and actsMu.
+func (s *state) appendActivity(rec int32, a liveActivity) {
+	list := append(s.acts[rec], a)
 	if len(list) > activitiesPerRecord {
 		list = slices.Delete(list, 0, len(list)-activitiesPerRecord)
 	}
 	s.acts[rec] = list
-	return made, refused
+}
+
+// applyQuick handles, under the read lock only, an event that changes
+// nothing in the graph: its visitor is known and has a customer ID, and
+// each of its identifiers is already in the visitor's profile (a repeat
+// visit, the common case). It appends the activity under actsMu and
+// reports true; anything else is left to apply under the write lock. So
+// lookups and repeat events do not exclude each other.
+func (s *state) applyQuick(p *prepared) bool {
+	if p.seq < s.from {
+		return true // the state holds it already
+	}
+	if p.previous != "" || len(s.waiting) > 0 {
+		return false
+	}
+	rec, ok := s.live.LookupRecord(p.visitor)
+	if !ok {
+		return false
+	}
+	root := s.live.Root(rec)
+	if _, ok := s.custOf[root]; !ok {
+		return false
+	}
+	for _, id := range p.idents {
+		if id.blocked { // a refusal is recorded: the write path
+			return false
+		}
+		if n, ok := s.live.LookupIdent(id.typ, id.value); !ok || s.live.Root(n) != root {
+			return false
+		}
+	}
+	s.actsMu.Lock()
+	s.appendActivity(rec, p.act)
+	s.actsMu.Unlock()
+	return true
 }
 
 type joinResult int
