@@ -32,13 +32,15 @@ func (r *run) mergeFields(ctx context.Context) error {
 		fieldArg, policyArg := args.Add(name), args.Add(f.Policy)
 		order := r.policyOrder(f.Policy, f.Order, args)
 		col := q(name)
+		// Rows go in customer order, so a profile's fields sit in one row
+		// group per field and zone maps skip the rest (see recordsByCustomer).
 		stmt := fmt.Sprintf(`INSERT INTO %s
 SELECT customer_id, CAST(%s AS %s), value, record_key, CAST(%s AS %s), alternatives FROM (
   SELECT customer_id, %s AS value, record_key,
          ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY %s) AS rn,
          COUNT(*) OVER (PARTITION BY customer_id) - 1 AS alternatives
   FROM %s WHERE customer_id IS NOT NULL AND %s IS NOT NULL
-) ranked WHERE rn = 1`,
+) ranked WHERE rn = 1 ORDER BY customer_id`,
 			q(lineage), fieldArg, text, policyArg, text, col, order, q(engine.StagedName("records")), col)
 		if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
 			return fmt.Errorf("merge field %s: %w", name, err)
@@ -116,7 +118,8 @@ func (r *run) buildProfiles(ctx context.Context) error {
 	stmt := fmt.Sprintf(`CREATE TABLE %s AS
 SELECT b.*%s FROM %s b LEFT JOIN (
   SELECT customer_id%s FROM %s GROUP BY customer_id
-) f ON f.customer_id = b.customer_id`,
+) f ON f.customer_id = b.customer_id
+ORDER BY b.customer_id`,
 		q(engine.StagedName("profiles")), cols.String(), q(engine.StagedName(base)), pivot.String(), q(engine.StagedName("field_lineage")))
 	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+q(engine.StagedName("profiles"))); err != nil {
 		return err
