@@ -567,16 +567,30 @@ func (p *searchPlan) sql() (string, []any) {
 					cols, exact, scoreExact, scorePrefix, qualified("t", profileColumns), cond, restrict()))
 			}
 			if len(w.typos) > 0 {
-				// Every typo keeps the first character: the range lets
-				// DuckDB read only the terms that start with it.
-				in := ph(w.typos)
-				args = append(args, w.typos[0][:1], string(w.typos[0][0]+1))
-				cond := " AND t.term >= ? AND t.term < ?" + restrict()
+				// Every typo keeps the first character: the range, with
+				// the kind and label, lets DuckDB read only the row groups
+				// of names (and of emails) that start with it.
+				scopes := [][2]string{{r.kind, r.label}}
 				if r.kind == "" && r.label == "" {
-					cond += " AND (t.kind = 'name' OR t." + inTypes(p.emails, &args) + ")"
+					scopes = [][2]string{{"name", ""}}
+					for _, e := range p.emails {
+						scopes = append(scopes, [2]string{"id", e})
+					}
 				}
-				hits = append(hits, fmt.Sprintf("SELECT %s, %d AS quality, %s FROM search_terms t WHERE t.term IN (%s)%s",
-					cols, scoreTypo, qualified("t", profileColumns), in, cond))
+				for _, sc := range scopes {
+					cond := "t.term IN (" + ph(w.typos) + ") AND t.term >= ? AND t.term < ?"
+					args = append(args, w.typos[0][:1], string(w.typos[0][0]+1))
+					if sc[0] != "" {
+						cond += " AND t.kind = ?"
+						args = append(args, sc[0])
+					}
+					if sc[1] != "" {
+						cond += " AND t.label = ?"
+						args = append(args, sc[1])
+					}
+					hits = append(hits, fmt.Sprintf("SELECT %s, %d AS quality, %s FROM search_terms t WHERE %s",
+						cols, scoreTypo, qualified("t", profileColumns), cond))
+				}
 			}
 		}
 	}
@@ -594,16 +608,4 @@ func (p *searchPlan) sql() (string, []any) {
   FROM hits h JOIN grp g ON g.customer_id = h.customer_id AND g.grp = h.grp
 )`
 	return cte, args
-}
-
-// inTypes renders "label IN (?…)" for the types, or a condition that
-// never holds when there are none.
-func inTypes(types []string, args *[]any) string {
-	if len(types) == 0 {
-		return "label IS NULL AND 1 = 0"
-	}
-	for _, t := range types {
-		*args = append(*args, t)
-	}
-	return "label IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(types)), ", ") + ")"
 }
