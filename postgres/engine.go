@@ -117,7 +117,7 @@ func Open(ctx context.Context, storeURL, schema string) (*DB, error) {
 	// that no longer exists.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
 	db := stdlib.OpenDB(*cfg)
-	db.SetMaxIdleConns(4)
+	db.SetMaxIdleConns(idleConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	d := &DB{schema: schema, db: db}
 	if err := d.setup(ctx); err != nil {
@@ -199,7 +199,7 @@ func (d *DB) CreateTable(ctx context.Context, table string, cols []engine.Column
 // Load copies rows into a table with COPY FROM STDIN in pgx's binary
 // format: one round trip per batch, never an INSERT per row.
 func (d *DB) Load(ctx context.Context, table string, cols []engine.Column, next func(row []any) (bool, error)) (int64, error) {
-	conn, err := d.db.Conn(ctx)
+	conn, err := d.liveConn(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -343,7 +343,8 @@ func (d *DB) dropStaged(ctx context.Context) error {
 // so a killed run never leaves the project locked). A lock held by another
 // process is a conflict, reported at once rather than waited for.
 func (d *DB) Lock(ctx context.Context) (func(), error) {
-	conn, err := d.db.Conn(ctx)
+	d.dropIdle() // see conn.go
+	conn, err := d.liveConn(ctx)
 	if err != nil {
 		return nil, knit.Wrap(knit.EINTERNAL, err, "postgres: connect")
 	}

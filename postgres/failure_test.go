@@ -16,11 +16,12 @@ import (
 	"github.com/knit-cdp/knit/postgres"
 )
 
-// openApp opens the schema with an application name, so a test can find
-// (and kill) exactly this engine's sessions.
+// openApp opens the schema of openSchema with an application name, so a
+// test can find (and kill) exactly this engine's sessions; both get
+// processName's suffix.
 func openApp(t *testing.T, schema, app string) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), testURL(t)+"&application_name="+app, schema)
+	db, err := postgres.Open(context.Background(), testURL(t)+"&application_name="+processName(app), processName(schema))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,13 +86,13 @@ func TestKilledConnectionKeepsPreviousResults(t *testing.T) {
 			if s != stage || done {
 				return
 			}
-			if err := killer.SQL().QueryRowContext(ctx, "SELECT count(pg_terminate_backend(pid)) FROM ("+kill+") k", app).Scan(&killed); err != nil {
+			if err := killer.SQL().QueryRowContext(ctx, "SELECT count(pg_terminate_backend(pid)) FROM ("+kill+") k", processName(app)).Scan(&killed); err != nil {
 				t.Errorf("terminate: %v", err)
 			}
 		}}
 		rep, err := pipeline.Run(ctx, loadCoffee(t, dir), run, opt)
 		if killed == 0 {
-			t.Fatalf("no session of the run was killed: the test did not reach the %s stage", stage)
+			t.Fatalf("no session of the run was killed: the test did not reach the %s stage (the run: %v)", stage, err)
 		}
 		if err == nil {
 			t.Fatalf("the run whose sessions were killed at %s succeeded: %+v", stage, rep.Stages)
@@ -103,7 +104,7 @@ func TestKilledConnectionKeepsPreviousResults(t *testing.T) {
 			t.Errorf("after the failed run: 707 → %s with %d profiles; want the previous %s with %d", id, n, jane, profiles)
 		}
 		var staged int
-		if err := reader.SQL().QueryRowContext(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename LIKE '%\\_\\_staged'", schema).Scan(&staged); err != nil {
+		if err := reader.SQL().QueryRowContext(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename LIKE '%\\_\\_staged'", reader.Schema()).Scan(&staged); err != nil {
 			t.Fatal(err)
 		}
 		if staged != 0 {

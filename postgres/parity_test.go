@@ -20,10 +20,18 @@ import (
 	"github.com/knit-cdp/knit/postgres"
 )
 
-// openSchema opens a fresh schema for one test on the test server and
-// drops it when the test ends.
+// processName gives a test's schema (or application name) a suffix of
+// this process's own: engineers on one machine share the test server, and
+// two runs of the suite must not drop each other's schemas or kill each
+// other's sessions.
+func processName(name string) string { return fmt.Sprintf("%s_%d", name, os.Getpid()) }
+
+// openSchema opens a fresh schema for one test on the test server (the
+// name with processName's suffix: DB.Schema says which) and drops it when
+// the test ends.
 func openSchema(t *testing.T, name string) *postgres.DB {
 	t.Helper()
+	name = processName(name)
 	url := testURL(t)
 	ctx := context.Background()
 	dropSchema(t, url, name)

@@ -36,6 +36,7 @@ var coffeeTables = map[string]struct {
 // coffee example's CSV files as tables, loaded with COPY … CSV.
 func loadCoffeeTables(t *testing.T, url, schema, dataDir string) *pgx.Conn {
 	t.Helper()
+	schema = processName(schema)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -58,8 +59,7 @@ func loadCoffeeTables(t *testing.T, url, schema, dataDir string) *pgx.Conn {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// "--" is the web events' empty loyalty ID.
-		_, err = conn.PgConn().CopyFrom(ctx, f, "COPY "+schema+"."+name+" FROM STDIN WITH (FORMAT csv, HEADER true)")
+			_, err = conn.PgConn().CopyFrom(ctx, f, "COPY "+schema+"."+name+" FROM STDIN WITH (FORMAT csv, HEADER true)")
 		f.Close()
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -68,9 +68,11 @@ func loadCoffeeTables(t *testing.T, url, schema, dataDir string) *pgx.Conn {
 	return conn
 }
 
-// asTables points the project's sources at the tables of schema (through
-// url when given): native date/time columns need no layout.
+// asTables points the project's sources at the tables loadCoffeeTables
+// made in schema (through url when given): native date/time columns need
+// no layout.
 func asTables(schema, url string) func(*config.Project) {
+	schema = processName(schema)
 	return func(p *config.Project) {
 		for name, src := range p.Config.Sources {
 			src.File, src.Format = "", ""
@@ -120,7 +122,7 @@ func TestTableSourcesGiveTheResultsOfFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := rep.Sources[0].File; got != "table coffee_src.loyalty" {
+	if got := rep.Sources[0].File; got != "table "+processName("coffee_src")+".loyalty" {
 		t.Errorf("report names the source %q", got)
 	}
 	e.compareTables(resultTables)
@@ -181,9 +183,10 @@ func TestTableSourceRejectsCollapsesAndBudget(t *testing.T) {
 	ctx := context.Background()
 	dir := copyProject(t, filepath.Join("..", "examples", "coffee"))
 	conn := loadCoffeeTables(t, url, "coffee_bad", filepath.Join(dir, "data"))
+	bad := processName("coffee_bad")
 	for _, s := range []string{
-		`INSERT INTO coffee_bad.pos VALUES ('T-9001', 'S-PDX-01', 707, NULL, '2022-07-25 08:00:00+00', 'four fifty', 'Latte')`,
-		`INSERT INTO coffee_bad.loyalty SELECT "LoyaltyID", "FirstName", "LastName", "Email", "Phone", 'Salem', "UpdatedAt" + interval '1 day' FROM coffee_bad.loyalty WHERE "LoyaltyID" = '707'`,
+		`INSERT INTO ` + bad + `.pos VALUES ('T-9001', 'S-PDX-01', 707, NULL, '2022-07-25 08:00:00+00', 'four fifty', 'Latte')`,
+		`INSERT INTO ` + bad + `.loyalty SELECT "LoyaltyID", "FirstName", "LastName", "Email", "Phone", 'Salem', "UpdatedAt" + interval '1 day' FROM ` + bad + `.loyalty WHERE "LoyaltyID" = '707'`,
 	} {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			t.Fatal(err)
@@ -211,7 +214,7 @@ func TestTableSourceRejectsCollapsesAndBudget(t *testing.T) {
 	if err := pg.SQL().QueryRow(`SELECT file, line, column_name, reason FROM rejected`).Scan(&file, &line, &column, &reason); err != nil {
 		t.Fatal(err)
 	}
-	if file != "coffee_bad.pos" || line != 8 || column != "Amount" || !strings.Contains(reason, `"four fifty"`) {
+	if file != bad+".pos" || line != 8 || column != "Amount" || !strings.Contains(reason, `"four fifty"`) {
 		t.Errorf("rejected row: %s %d %s %s", file, line, column, reason)
 	}
 	// The newer duplicate of 707 won: Salem.
@@ -228,15 +231,15 @@ func TestTableSourceRejectsCollapsesAndBudget(t *testing.T) {
 		asTables("coffee_bad", "")(p)
 		p.Config.Sources["pos"].MaxRejected = "0"
 	})
-	if knit.ErrorCode(err) != knit.EBUDGET || !strings.Contains(err.Error(), "coffee_bad.pos row TransactionID=T-9001: column Amount") {
+	if knit.ErrorCode(err) != knit.EBUDGET || !strings.Contains(err.Error(), bad+".pos row TransactionID=T-9001: column Amount") {
 		t.Errorf("over budget: %v", err)
 	}
 
 	_, err = runProject(t, dir, pg, pipeline.Options{}, func(p *config.Project) {
 		asTables("coffee_bad", "")(p)
-		p.Config.Sources["pos"].Table = "coffee_bad.po"
+		p.Config.Sources["pos"].Table = bad + ".po"
 	})
-	if knit.ErrorCode(err) != knit.ENOTFOUND || !strings.Contains(err.Error(), "no table or view coffee_bad.po") {
+	if knit.ErrorCode(err) != knit.ENOTFOUND || !strings.Contains(err.Error(), "no table or view "+bad+".po") {
 		t.Errorf("missing table: %v", err)
 	}
 	_, err = runProject(t, dir, pg, pipeline.Options{}, func(p *config.Project) {
@@ -268,8 +271,8 @@ func TestTableSourceJSONColumn(t *testing.T) {
 	defer conn.Close(ctx)
 	pg := openSchema(t, "tables_json")
 	for _, s := range []string{
-		`CREATE TABLE tables_json.messages (id bigint, message jsonb)`,
-		`INSERT INTO tables_json.messages VALUES
+		`CREATE TABLE ` + pg.Schema() + `.messages (id bigint, message jsonb)`,
+		`INSERT INTO ` + pg.Schema() + `.messages VALUES
 			(1, '{"messageId": "m1", "anonymousId": "a1", "timestamp": "2024-01-01T10:00:00Z", "traits": {"email": "Jo@Example.com"}}'),
 			(2, '{"messageId": "m2", "anonymousId": "a1", "userId": "u1", "timestamp": "2024-01-02T10:00:00Z"}'),
 			(3, '[1, 2]'),
