@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -128,7 +129,7 @@ func TestServeOnPostgresSharesTheStoreWithKnitRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	const schema = "e2e_serve_pg"
+	schema := fmt.Sprintf("e2e_serve_pg_%d", os.Getpid()) // two suites on one server do not collide
 	drop := func() { conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") }
 	drop()
 	t.Cleanup(drop)
