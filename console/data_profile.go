@@ -98,9 +98,9 @@ func (c *Console) keyring(ctx context.Context, customerID string) ([]keyringSour
 	var out []keyringSource
 	q := fmt.Sprintf(`SELECT r.source, r.record_key, ri.type, ri.value, ri.linked
 FROM (SELECT record_key, source, source_rank FROM records WHERE customer_id = ? ORDER BY source_rank, record_key LIMIT %d) r
-LEFT JOIN record_identifiers ri ON ri.record_key = r.record_key
+LEFT JOIN (SELECT * FROM record_identifiers WHERE customer_id = ?) ri ON ri.record_key = r.record_key
 ORDER BY r.source_rank, r.record_key, ri.type, ri.value LIMIT %d`, maxProfileRecords, maxKeyringRows)
-	err := c.each(ctx, q, []any{customerID}, func(rows *sql.Rows) error {
+	err := c.each(ctx, q, []any{customerID, customerID}, func(rows *sql.Rows) error {
 		var src, key string
 		var typ, val sql.NullString
 		var linked sql.NullBool

@@ -335,8 +335,8 @@ func Explain(ctx context.Context, eng engine.Engine, res *Resolved) (*Explanatio
 		return nil, err
 	}
 	ex := &Explanation{Profile: p}
-	err = each(ctx, eng, `SELECT ri.record_key, ri.type, ri.value, ri.raw FROM record_identifiers ri
-JOIN records r ON r.record_key = ri.record_key WHERE r.customer_id = ? AND ri.linked ORDER BY ri.type, ri.value, ri.record_key`,
+	err = each(ctx, eng, `SELECT record_key, type, value, raw FROM record_identifiers
+WHERE customer_id = ? AND linked ORDER BY type, value, record_key`,
 		[]any{res.CustomerID}, func(rows *sql.Rows) error {
 			var c Carried
 			err := rows.Scan(&c.Record, &c.Type, &c.Value, &c.Raw)

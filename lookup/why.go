@@ -122,12 +122,15 @@ ORDER BY is_anchor DESC, source_rank, record_key LIMIT `+strconv.Itoa(WhyLimit),
 	carriers := map[string][]string{} // type:value → record keys, in node order
 	// By the drawn records' keys: one scan of record_identifiers, without
 	// joining records again.
-	recKeys := make([]any, len(g.Nodes))
-	for i, n := range g.Nodes {
-		recKeys[i] = n.ID
+	// customer_id narrows the scan to the profile's range (the table is
+	// written in customer order).
+	recKeys := make([]any, 0, len(g.Nodes)+1)
+	recKeys = append(recKeys, customerID)
+	for _, n := range g.Nodes {
+		recKeys = append(recKeys, n.ID)
 	}
 	err = each(ctx, eng, `SELECT record_key, type, value, linked FROM record_identifiers
-WHERE record_key IN (?`+strings.Repeat(", ?", len(recKeys)-1)+`) ORDER BY type, value, record_key`,
+WHERE customer_id = ? AND record_key IN (?`+strings.Repeat(", ?", len(g.Nodes)-1)+`) ORDER BY type, value, record_key`,
 		recKeys, func(rows *sql.Rows) error {
 			var rec string
 			var id Identifier

@@ -150,22 +150,26 @@ func (r *run) write(ctx context.Context) error {
 	for i, t := range r.types {
 		typeNames[i] = t.name
 	}
+	// In the records' customer order, with the record's customer: a
+	// profile's keyring is then one zone-mapped range, not a join.
 	g.Go(func() error {
-		rec, next := 0, 0 // the record and its identifier to write next
+		rec, next := 0, 0 // the record (in order) and its identifier to write next
 		return r.loadRows(ctx, "record_identifiers", []engine.Column{
 			{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
 			{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text}, {Name: "linked", Type: engine.Bool},
+			{Name: "customer_id", Type: engine.Text},
 		}, func(out []any) bool {
-			for rec < len(r.recs) && next == len(r.recs[rec].idents) {
+			for rec < len(order) && next == len(r.recs[order[rec]].idents) {
 				rec, next = rec+1, 0
 			}
-			if rec == len(r.recs) {
+			if rec == len(order) {
 				return false
 			}
-			x, id := r.recs[rec], r.recs[rec].idents[next]
+			x := r.recs[order[rec]]
+			id := x.idents[next]
 			next++
 			out[0], out[1], out[2], out[3] = r.g.Nodes[x.node].Value, typeNames[id.typ], id.value, id.raw
-			out[4] = r.res.Root[id.node] == r.res.Root[x.node]
+			out[4], out[5] = r.res.Root[id.node] == r.res.Root[x.node], customerOf(x.node)
 			return true
 		})
 	})
