@@ -8,6 +8,11 @@
 // pipeline would have written.
 //
 //	go run ./bench/insights -dir /tmp/knit-bench -customers 1000000 -events 50000000 -runs 3
+//
+// A folder holding a workload of the same size is reused (its earlier
+// results dropped); -regenerate forces a new one, -runs 0 only generates.
+// -trace prints every statement of the stages with its time, -explain
+// DuckDB's EXPLAIN ANALYZE profile of every write.
 package main
 
 import (
