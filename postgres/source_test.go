@@ -59,7 +59,7 @@ func loadCoffeeTables(t *testing.T, url, schema, dataDir string) *pgx.Conn {
 		if err != nil {
 			t.Fatal(err)
 		}
-			_, err = conn.PgConn().CopyFrom(ctx, f, "COPY "+schema+"."+name+" FROM STDIN WITH (FORMAT csv, HEADER true)")
+		_, err = conn.PgConn().CopyFrom(ctx, f, "COPY "+schema+"."+name+" FROM STDIN WITH (FORMAT csv, HEADER true)")
 		f.Close()
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
