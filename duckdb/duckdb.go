@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -173,29 +172,8 @@ func (d *DB) Swap(ctx context.Context, tables []string) error {
 
 // DropStaged drops staged tables an interrupted run left behind.
 func (d *DB) DropStaged(ctx context.Context) error {
-	rows, err := d.db.QueryContext(ctx,
+	return engine.DropListed(ctx, d,
 		`SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND suffix(table_name, ?)`, engine.StagedSuffix)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var errs []error
-	for _, n := range names {
-		errs = append(errs, d.Exec(ctx, "DROP TABLE IF EXISTS "+quote(n)))
-	}
-	return errors.Join(errs...)
 }
 
 // Lock is a no-op: only one process can open a DuckDB file, so the file

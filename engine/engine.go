@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 )
 
@@ -64,6 +65,33 @@ const StagedSuffix = "__staged"
 
 // StagedName returns the staged name of a table.
 func StagedName(table string) string { return table + StagedSuffix }
+
+// DropListed drops every table a catalog query lists (one name per row):
+// adapters implement DropStaged with it, each with its own catalog query.
+func DropListed(ctx context.Context, e Engine, list string, args ...any) error {
+	rows, err := e.Query(ctx, list, args...)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, e.Exec(ctx, "DROP TABLE IF EXISTS "+e.Dialect().Quote(n)))
+	}
+	return errors.Join(errs...)
+}
 
 // Dialect produces the SQL text that differs between engines.
 type Dialect interface {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -312,29 +311,8 @@ func (d *DB) DropStaged(ctx context.Context) error {
 }
 
 func (d *DB) dropStaged(ctx context.Context) error {
-	rows, err := d.db.QueryContext(ctx,
+	return engine.DropListed(ctx, d,
 		`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND right(tablename, length($2)) = $2`, d.schema, engine.StagedSuffix)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var errs []error
-	for _, n := range names {
-		errs = append(errs, d.Exec(ctx, "DROP TABLE IF EXISTS "+quote(n)))
-	}
-	return errors.Join(errs...)
 }
 
 // Lock takes the project's run lock: a session-level advisory lock on the
