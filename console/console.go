@@ -8,27 +8,27 @@
 //
 // A page is one Go file with one handler and one template:
 //
-//  1. console/things.go registers the route in init and implements it:
+// First, console/things.go registers the route in init and implements it:
 //
-//     func init() {
-//     	register(Page{Pattern: "GET /console/things/{name}", Handle: (*Console).things})
-//     }
+//	func init() {
+//		register(Page{Pattern: "GET /console/things/{name}", Handle: (*Console).things})
+//	}
 //
-//     func (c *Console) things(w http.ResponseWriter, r *http.Request) error {
-//     	data, err := c.readThings(r.Context(), r.PathValue("name")) // bounded, parameterised SQL
-//     	if err != nil {
-//     		return err // knit.ENOTFOUND → 404, knit.EINVALID → 400, ...: see statusOf
-//     	}
-//     	return c.render(w, r, "things.html", View{Title: "Things", Nav: "things", Data: data})
-//     }
+//	func (c *Console) things(w http.ResponseWriter, r *http.Request) error {
+//		data, err := c.readThings(r.Context(), r.PathValue("name")) // bounded, parameterised SQL
+//		if err != nil {
+//			return err // knit.ENOTFOUND → 404, knit.EINVALID → 400, ...: see statusOf
+//		}
+//		return c.render(w, r, "things.html", View{Title: "Things", Nav: "things", Data: data})
+//	}
 //
-//  2. console/templates/things.html defines the block "content", which the
-//     layout (templates/layout.html: landmarks, navigation, sign-out) wraps:
+// Then console/templates/things.html defines the block "content", which the
+// layout (templates/layout.html: landmarks, navigation, sign-out) wraps:
 //
-//     {{define "content"}}<h1>{{.Title}}</h1> ... {{.Data.Field}} ...{{end}}
+//	{{define "content"}}<h1>{{.Title}}</h1> ... {{.Data.Field}} ...{{end}}
 //
-//     Every <form method="post"> must hold {{template "csrf" $}}: the
-//     console refuses a POST without the session's CSRF token.
+// Every <form method="post"> must hold {{template "csrf" $}}: the console
+// refuses a POST without the session's CSRF token.
 //
 // Page.Admin restricts a route to admin sessions (starting runs, writing
 // overrides); every other route needs a read or admin session, except

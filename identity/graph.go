@@ -164,7 +164,6 @@ type Result struct {
 	Decisions []Decision // every edge, in the order it was applied
 	Generic   []Generic
 	reasons   []string // distinct refusal texts (see Reason)
-	reasonIdx map[string]int32
 }
 
 // Reason says why a decision refused its edge; "" when it was accepted.
@@ -175,14 +174,15 @@ func (r *Result) Reason(d Decision) string {
 	return r.reasons[d.reason-1]
 }
 
-// refuse records a refusal text once and points the decision at it: many
-// edges share one reason (every link of a generic value, say).
-func (r *Result) refuse(d *Decision, reason string) {
-	i, ok := r.reasonIdx[reason]
+// refuse records a refusal text once (index maps texts to their number
+// while clustering) and points the decision at it: many edges share one
+// reason (every link of a generic value, say).
+func (r *Result) refuse(d *Decision, reason string, index map[string]int32) {
+	i, ok := index[reason]
 	if !ok {
 		r.reasons = append(r.reasons, reason)
 		i = int32(len(r.reasons))
-		r.reasonIdx[reason] = i
+		index[reason] = i
 	}
 	d.reason = i
 }
@@ -213,7 +213,8 @@ func (g *Graph) Resolve(opt Options) *Result {
 	for rec := range uf.never {
 		uf.neverIn[rec] = []int32{rec}
 	}
-	res := &Result{Decisions: make([]Decision, 0, len(edges)), Generic: generic, reasonIdx: map[string]int32{}}
+	res := &Result{Decisions: make([]Decision, 0, len(edges)), Generic: generic}
+	reasonIndex := map[string]int32{}
 	for _, e := range edges {
 		d := Decision{Edge: e}
 		var reason string
@@ -226,7 +227,7 @@ func (g *Graph) Resolve(opt Options) *Result {
 		}
 		d.Accepted = reason == ""
 		if !d.Accepted {
-			res.refuse(&d, reason)
+			res.refuse(&d, reason, reasonIndex)
 		}
 		res.Decisions = append(res.Decisions, d)
 	}

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -184,8 +183,7 @@ func (r *run) releaseGraph() {
 	r.coEvidence, r.coSource, r.ruleEvidence, r.ruleScores = nil, nil, nil, nil
 	r.scored, r.profiles, r.registry, r.idEvents = nil, nil, nil, nil
 	r.blocked, r.blockedEvents = nil, nil
-	runtime.GC()
-	debug.FreeOSMemory()
+	debug.FreeOSMemory() // collects, then returns the pages to the OS
 }
 
 // prepare compiles the configuration into the run's lookup tables.
