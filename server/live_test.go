@@ -144,36 +144,22 @@ func TestLookupsDuringIngestion(t *testing.T) {
 		}()
 	}
 	done := make(chan struct{})
-	var readers sync.WaitGroup
 	var lookups atomic.Int64
-	for range 2 {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				acked.Range(func(k, v any) bool {
-					keys, err := lookupKeys(ts, "anonymous_id:"+k.(string))
-					if err == errRateLimited {
-						time.Sleep(10 * time.Millisecond) // the read token's 1,000 requests a second
-						return true
-					}
-					if err != nil || !slices.Contains(keys, "user_id:"+v.(string)) {
-						select {
-						case errs <- fmt.Errorf("lookup of %s: keyring %v, %v", k, keys, err):
-						default: // enough errors to fail already
-						}
-						return false
-					}
-					return lookups.Add(1)%50 != 0 // a fresh sweep now and then
-				})
+	readers := sweep(done, &acked, func(k, v any) bool {
+		keys, err := lookupKeys(ts, "anonymous_id:"+k.(string))
+		if err == errRateLimited {
+			time.Sleep(10 * time.Millisecond) // the read token's 1,000 requests a second
+			return true
+		}
+		if err != nil || !slices.Contains(keys, "user_id:"+v.(string)) {
+			select {
+			case errs <- fmt.Errorf("lookup of %s: keyring %v, %v", k, keys, err):
+			default: // enough errors to fail already
 			}
-		}()
-	}
+			return false
+		}
+		return lookups.Add(1)%50 != 0 // a fresh sweep now and then
+	})
 	wg.Wait()
 	close(done)
 	readers.Wait()

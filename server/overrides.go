@@ -142,6 +142,7 @@ func (s *Server) AddOverride(ctx context.Context, kind pipeline.OverrideKind, a,
 	s.mu.Lock()
 	msg := s.st.addOverride(ov, s.opt.Now().UTC())
 	s.st.added = append(s.st.added, ov)
+	s.st.flush()
 	s.mu.Unlock()
 	if msg != "" {
 		return true, knit.Errorf(knit.EINVALID, "%s", msg)

@@ -23,9 +23,16 @@ type Profile struct {
 	Known      bool           `json:"known"`
 	FirstSeen  *time.Time     `json:"first_seen,omitempty"`
 	LastSeen   *time.Time     `json:"last_seen,omitempty"`
-	Fields     map[string]any `json:"fields"`
-	Keyring    []KeyringEntry `json:"keyring"`
-	Records    []string       `json:"records"`
+	// The rest changes only when the profile's members or IDs do, so the
+	// published view (view.go) renders it once.
+	profileTail
+}
+
+// profileTail is the part of a Profile after last_seen.
+type profileTail struct {
+	Fields  map[string]any `json:"fields"`
+	Keyring []KeyringEntry `json:"keyring"`
+	Records []string       `json:"records"`
 	// Measures and Segments come from the last batch run.
 	Measures    map[string]any `json:"measures,omitempty"`
 	Segments    []string       `json:"segments"`
@@ -55,8 +62,19 @@ func (st *state) profileOf(key string, issue bool) (*Profile, int32, error) {
 	if !ok {
 		id = st.customer(root)
 	}
-	p := &Profile{CustomerID: id, Via: via, PreviousID: prev, Fields: map[string]any{},
-		Keyring: []KeyringEntry{}, Records: []string{}, Segments: []string{}, PreviousIDs: []string{}}
+	p := st.profileBase(root, id)
+	p.Via, p.PreviousID = via, prev
+	st.actsMu.RLock()
+	p.FirstSeen, p.LastSeen = st.liveTimes(root, p.FirstSeen, p.LastSeen)
+	st.actsMu.RUnlock()
+	return p, root, nil
+}
+
+// profileBase builds a cluster's profile from its members and the batch
+// result, with the batch's first and last seen only (see liveTimes).
+func (st *state) profileBase(root int32, id string) *Profile {
+	p := &Profile{CustomerID: id, profileTail: profileTail{Fields: map[string]any{},
+		Keyring: []KeyringEntry{}, Records: []string{}, Segments: []string{}, PreviousIDs: []string{}}}
 	var batchIDs []string
 	for _, m := range st.live.Members(root) {
 		node := st.live.Node(m)
@@ -93,24 +111,45 @@ func (st *state) profileOf(key string, issue bool) (*Profile, int32, error) {
 			}
 		}
 	}
-	live := st.activitiesOf(root)
-	for i := range live {
-		a := st.activity(&live[i])
-		if p.FirstSeen == nil || a.Timestamp.Before(*p.FirstSeen) {
-			t := a.Timestamp
-			p.FirstSeen = &t
-		}
-		if p.LastSeen == nil || a.Timestamp.After(*p.LastSeen) {
-			t := a.Timestamp
-			p.LastSeen = &t
-		}
-	}
 	slices.SortFunc(p.Keyring, func(a, b KeyringEntry) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Value, b.Value)) })
 	slices.Sort(p.Records)
 	slices.Sort(p.PreviousIDs)
 	slices.Sort(p.Segments)
 	p.Segments = slices.Compact(p.Segments)
-	return p, root, nil
+	return p
+}
+
+// liveTimes combines the batch's first and last seen with the times of
+// the cluster's live activities (the caller holds actsMu or the write
+// lock). The pointers returned are new or the batch's own.
+func (st *state) liveTimes(root int32, first, last *time.Time) (*time.Time, *time.Time) {
+	var lo, hi time.Time
+	haveLo, haveHi := first != nil, last != nil
+	if haveLo {
+		lo = *first
+	}
+	if haveHi {
+		hi = *last
+	}
+	newLo, newHi := false, false
+	for _, m := range st.live.Members(root) {
+		for i := range st.acts[m] {
+			t := st.acts[m][i].ts.time()
+			if !haveLo || t.Before(lo) {
+				lo, haveLo, newLo = t, true, true
+			}
+			if !haveHi || t.After(hi) {
+				hi, haveHi, newHi = t, true, true
+			}
+		}
+	}
+	if newLo {
+		first = &lo
+	}
+	if newHi {
+		last = &hi
+	}
+	return first, last
 }
 
 // errNeedsID says a lookup under the read lock found a cluster without a
@@ -120,7 +159,8 @@ var errNeedsID = errors.New("needs a customer ID")
 
 // lookupProfile runs f on a profile under the read lock (lookups run in
 // parallel with each other), or under the write lock when an ID must be
-// issued first.
+// issued first. GET /v1/profiles/{key} reads the published view instead
+// (view.go) and comes here only for what the view does not answer.
 func (s *Server) lookupProfile(key string, f func(p *Profile, root int32)) error {
 	s.mu.RLock()
 	p, root, err := s.st.profileOf(key, false)
@@ -137,10 +177,14 @@ func (s *Server) lookupProfile(key string, f func(p *Profile, root int32)) error
 	if err == nil {
 		f(p, root)
 	}
+	s.st.flush() // the ID issued
 	return err
 }
 
 func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
+	if ok, err := s.fastProfile(w, r.PathValue("key")); ok || err != nil {
+		return err
+	}
 	var p *Profile
 	err := s.lookupProfile(r.PathValue("key"), func(got *Profile, _ int32) { p = got })
 	if err != nil {

@@ -108,6 +108,8 @@ func (s *Server) reload(ctx context.Context, runID int64) (seen uint64, profiles
 	if err := s.events.Read(0, apply); err != nil {
 		return 0, 0, err
 	}
+	// The index is built before the lock; what follows publishes itself.
+	next.publishAll()
 	s.mu.Lock()
 	// Events stored while the new state was built: there are few, and
 	// applying them under the lock makes the swap atomic for readers.
@@ -116,7 +118,9 @@ func (s *Server) reload(ctx context.Context, runID int64) (seen uint64, profiles
 		next.from = seen // ingests still applying older events skip them
 		next.carryIDs(s.st)
 		next.carryOverrides(s.st)
+		next.flush()
 		s.st = next
+		s.cur.Store(next)
 		s.noteLoaded(runID)
 	}
 	s.mu.Unlock()
@@ -149,11 +153,14 @@ func (next *state) carryIDs(old *state) {
 		if into != id {
 			next.prevIDs[id] = into
 			next.merged[into] = append(next.merged[into], id)
+			next.indexCustomer(id)
+			next.touch(m) // its previous_ids changed
 		}
 	}
 	for id, into := range old.prevIDs {
 		if _, held := next.nodeOf[id]; !held && next.prevIDs[id] == "" {
 			next.prevIDs[id] = into
+			next.indexCustomer(id)
 		}
 	}
 }

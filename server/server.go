@@ -64,8 +64,11 @@ type Server struct {
 	metrics *metrics
 	limits  *rateLimits
 
-	mu    sync.RWMutex // guards st (held per event, not per batch)
-	st    *state
+	mu sync.RWMutex // guards st (held per event, not per batch)
+	st *state
+	// cur is st for readers that take no lock: profile lookups read its
+	// published index (view.go). Stored with st, under the write lock.
+	cur   atomic.Pointer[state]
 	dedup *dedupe // locks itself
 
 	running atomic.Bool // a batch run is in progress
@@ -114,6 +117,8 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		return nil, err
 	}
 	st.from = s.events.Len()
+	st.publishAll()
+	s.cur.Store(st)
 	s.startShared()
 	s.log.Info("knit serve ready", "events_replayed", replayed, "profiles", len(st.batch))
 	s.routes()
@@ -294,7 +299,9 @@ func (s *Server) authorize(r *http.Request, need access) error {
 	if !s.limits.allow(c.name, s.opt.Now()) {
 		return errRateLimited
 	}
-	*r = *r.WithContext(context.WithValue(r.Context(), credKey{}, c))
+	if need == accessWrite { // the collection handler asks; reads need not pay for a request copy
+		*r = *r.WithContext(context.WithValue(r.Context(), credKey{}, c))
+	}
 	return nil
 }
 

@@ -28,13 +28,13 @@ const (
 
 // testServer is a knit serve on a copy of testdata/shop, in process.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	srv  *Server
 	http *httptest.Server
 }
 
-func copyShop(t *testing.T) string {
+func copyShop(t testing.TB) string {
 	t.Helper()
 	dst := t.TempDir()
 	err := filepath.WalkDir("testdata/shop", func(path string, d fs.DirEntry, err error) error {
@@ -57,7 +57,7 @@ func copyShop(t *testing.T) string {
 	return dst
 }
 
-func startServer(t *testing.T, dir string) *testServer {
+func startServer(t testing.TB, dir string) *testServer {
 	t.Helper()
 	proj, err := config.Load(dir)
 	if err != nil {

@@ -66,6 +66,13 @@ type state struct {
 	// from is the number of logged events the state was built with:
 	// apply skips events logged before it (they are already in).
 	from uint64
+	// pub is the lock-free index lookups read (view.go), built by
+	// publishAll when the state is about to be served; from then on
+	// (publishing) the clusters a change touches are republished (dirty,
+	// flushed at the end of each locked step).
+	pub        *published
+	publishing bool
+	dirty      []int32
 }
 
 type identType struct {
@@ -377,6 +384,11 @@ func query(ctx context.Context, eng engine.Engine, q string, each func(*sql.Rows
 func (s *state) setCustomer(root int32, id string) {
 	s.custOf[root] = id
 	s.nodeOf[id] = root
+	if s.publishing {
+		s.syncRefs()
+		s.pub.customers.Store(id, s.pub.refs[root])
+		s.touch(root)
+	}
 }
 
 // customer returns the customer ID of a node's cluster, issuing one for a
@@ -487,6 +499,8 @@ func (s *state) apply(p *prepared) (made, refused int) {
 		link(rec, s.record(s.srcIdx, p.previous))
 	}
 	s.appendActivity(rec, p.act)
+	s.touch(rec)
+	s.flush()
 	return made, refused
 }
 
@@ -541,8 +555,11 @@ func (s *state) applyQuick(p *prepared) bool {
 			return false
 		}
 	}
+	// Published under actsMu: two repeat visits to one profile publish
+	// one after the other, the later with both activities.
 	s.actsMu.Lock()
 	s.appendActivity(rec, p.act)
+	s.publishTimes(root)
 	s.actsMu.Unlock()
 	return true
 }
@@ -567,6 +584,7 @@ func (s *state) join(a, b int32, kind identity.Kind, message string, at time.Tim
 	if reason != "" {
 		return refusedJoin
 	}
+	s.touch(a)
 	root := s.live.Find(a)
 	// The merged cluster keeps one ID: a batch customer's over a live
 	// one, else the ID of the larger side; the other resolves to it.
@@ -626,13 +644,22 @@ func (s *state) resolve(key string) (n int32, via, previous string, err error) {
 		}
 		return n, "record", "", nil
 	}
-	id := k.CustomerID
+	n, ok := s.customerNode(k.CustomerID)
+	if !ok {
+		return 0, "", "", knit.Errorf(knit.ENOTFOUND, "no customer %s", k.CustomerID)
+	}
+	if _, current := s.nodeOf[k.CustomerID]; !current {
+		previous = k.CustomerID
+	}
+	return n, "customer_id", previous, nil
+}
+
+// customerNode finds the node of a customer ID, following the chain of
+// merges from a previous ID to the current one.
+func (s *state) customerNode(id string) (int32, bool) {
 	for hops := 0; hops < 64; hops++ {
 		if n, ok := s.nodeOf[id]; ok {
-			if id != k.CustomerID {
-				previous = k.CustomerID
-			}
-			return n, "customer_id", previous, nil
+			return n, true
 		}
 		next, ok := s.prevIDs[id]
 		if !ok || next == "" {
@@ -640,7 +667,7 @@ func (s *state) resolve(key string) (n int32, via, previous string, err error) {
 		}
 		id = next
 	}
-	return 0, "", "", knit.Errorf(knit.ENOTFOUND, "no customer %s", k.CustomerID)
+	return 0, false
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,299 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/knit-cdp/knit"
+)
+
+// Profile lookups read the live state without taking any lock that an
+// ingesting writer holds. Writers (under the server's write lock, or its
+// read lock plus actsMu for a repeat visit) build an immutable view of a
+// profile and publish it through an atomic pointer; a lookup finds the
+// key's node in a concurrent index, loads the view and renders it. A
+// writer descheduled in the middle of an event therefore delays no lookup:
+// the lookup sees the profile as it was before that event, or after.
+//
+// The index is three levels of pointers so that one event publishes in
+// O(1) and a merge in O(cluster): key → nodeRef (one per node, fixed)
+// → cell (one per cluster; a merge repoints the absorbed side's nodes to
+// the kept cell) → view (replaced whole on every change).
+//
+// Anything the index does not answer (an unknown key, a cluster without a
+// customer ID yet, a key given in an unusual form) goes to the locked path
+// (lookupProfile), which gives the same answers and errors as before.
+
+// published is a state's lock-free lookup index.
+type published struct {
+	idents    []sync.Map // per identifier type: standardised value → *nodeRef
+	records   sync.Map   // record key (source/pk) → *nodeRef
+	customers sync.Map   // customer ID, current or previous → *nodeRef
+	// refs is indexed by node; written under the write lock only.
+	refs []*nodeRef
+}
+
+type nodeRef struct{ c atomic.Pointer[cell] }
+
+type cell struct{ v atomic.Pointer[view] }
+
+// view is one profile as published: everything but the lookup's own
+// via/previous_id, with the JSON of the parts that change only on a merge
+// rendered once.
+type view struct {
+	st          *viewStatic
+	first, last *time.Time // batch and live activity times combined
+}
+
+type viewStatic struct {
+	id         string
+	head       []byte // {"customer_id":"…"
+	known      bool
+	batchFirst *time.Time
+	batchLast  *time.Time
+	tail       []byte // "fields":…,"in_batch":…}\n
+}
+
+// syncRefs gives every node added since the last call its ref and index
+// entry, alone in a cell of its own (flush regroups clusters).
+func (s *state) syncRefs() {
+	pub := s.pub
+	for i := int32(len(pub.refs)); i < int32(s.live.Len()); i++ {
+		ref := &nodeRef{}
+		ref.c.Store(&cell{})
+		pub.refs = append(pub.refs, ref)
+		node := s.live.Node(i)
+		if node.Record {
+			pub.records.Store(node.Value, ref)
+		} else {
+			pub.idents[node.Type].Store(node.Value, ref)
+		}
+	}
+}
+
+// publishAll builds the whole index of a state about to be served; from
+// then on every change publishes itself (see touch and flush).
+func (s *state) publishAll() {
+	s.pub = &published{idents: make([]sync.Map, len(s.types))}
+	s.syncRefs()
+	for i := range int32(s.live.Len()) {
+		if r := s.live.Find(i); r != i {
+			s.pub.refs[i].c.Store(s.pub.refs[r].c.Load())
+		}
+	}
+	for id := range s.prevIDs {
+		s.indexCustomer(id)
+	}
+	for id, n := range s.nodeOf {
+		s.pub.customers.Store(id, s.pub.refs[n])
+	}
+	for root := range s.custOf {
+		s.publishFull(root)
+	}
+	s.publishing = true
+}
+
+// indexCustomer indexes a previous customer ID at the node its chain of
+// merges leads to, as resolve follows it.
+func (s *state) indexCustomer(id string) {
+	if s.pub == nil {
+		return
+	}
+	if n, ok := s.customerNode(id); ok {
+		s.syncRefs()
+		s.pub.customers.Store(id, s.pub.refs[n])
+	}
+}
+
+// touch marks a node's cluster for publishing at the next flush.
+func (s *state) touch(n int32) {
+	if s.publishing {
+		s.dirty = append(s.dirty, n)
+	}
+}
+
+// flush publishes the clusters touched since the last flush; the caller
+// holds the write lock. Nodes of a cluster absorbed by a merge are
+// repointed to the kept cell, and their old cell gets the merged view too,
+// so a lookup that loaded the old cell still sees the merge.
+func (s *state) flush() {
+	if !s.publishing || len(s.dirty) == 0 {
+		return
+	}
+	s.syncRefs()
+	for i, n := range s.dirty {
+		root := s.live.Find(n)
+		if i > 0 && root == s.live.Find(s.dirty[i-1]) {
+			continue
+		}
+		v := s.publishFull(root)
+		kept := s.pub.refs[root].c.Load()
+		for _, m := range s.live.Members(root) {
+			if old := s.pub.refs[m].c.Load(); old != kept {
+				old.v.Store(v)
+				s.pub.refs[m].c.Store(kept)
+			}
+		}
+	}
+	s.dirty = s.dirty[:0]
+}
+
+// publishFull builds and publishes a cluster's view (nil for a cluster
+// without a customer ID: lookups then take the locked path, which issues
+// one). The caller holds the write lock.
+func (s *state) publishFull(root int32) *view {
+	var v *view
+	if id, ok := s.custOf[root]; ok {
+		v = s.buildView(root, id)
+	}
+	s.pub.refs[root].c.Load().v.Store(v)
+	return v
+}
+
+func (s *state) buildView(root int32, id string) *view {
+	p := s.profileBase(root, id)
+	head, err := json.Marshal(id)
+	if err != nil {
+		return nil
+	}
+	tail, err := json.Marshal(p.profileTail)
+	if err != nil {
+		return nil // the locked path reports the same error
+	}
+	st := &viewStatic{id: id, head: append([]byte(`{"customer_id":`), head...), known: p.Known,
+		batchFirst: p.FirstSeen, batchLast: p.LastSeen, tail: append(tail[1:], '\n')}
+	v := &view{st: st}
+	v.first, v.last = s.liveTimes(root, st.batchFirst, st.batchLast)
+	return v
+}
+
+// publishTimes republishes a cluster's view with its activity times
+// brought up to date: a repeat visit changes nothing else. The caller
+// holds the read lock and actsMu.
+func (s *state) publishTimes(root int32) {
+	if !s.publishing {
+		return
+	}
+	c := s.pub.refs[root].c.Load()
+	old := c.v.Load()
+	if old == nil {
+		return
+	}
+	first, last := s.liveTimes(root, old.st.batchFirst, old.st.batchLast)
+	if timeEq(first, old.first) && timeEq(last, old.last) {
+		return
+	}
+	c.v.Store(&view{st: old.st, first: first, last: last})
+}
+
+func timeEq(a, b *time.Time) bool {
+	return a == b || a != nil && b != nil && *a == *b
+}
+
+// fastProfile answers a lookup from the published index; ok is false when
+// the index cannot, and the caller takes the locked path.
+func (s *Server) fastProfile(w http.ResponseWriter, key string) (ok bool, err error) {
+	st := s.cur.Load()
+	if st == nil || st.pub == nil {
+		return false, nil
+	}
+	ref, via, byID := st.findRef(key)
+	if ref == nil {
+		return false, nil
+	}
+	v := ref.c.Load().v.Load()
+	if v == nil {
+		return false, nil
+	}
+	prev := ""
+	if byID != "" && byID != v.st.id {
+		prev = byID
+	}
+	bp := renderPool.Get().(*[]byte)
+	b, ok := v.render((*bp)[:0], via, prev)
+	if ok {
+		w.Header()["Content-Type"] = jsonContentType
+		w.WriteHeader(http.StatusOK)
+		_, err = w.Write(b)
+	}
+	*bp = b
+	renderPool.Put(bp)
+	return ok, err
+}
+
+// jsonContentType is shared by every answer: net/http only reads it.
+var jsonContentType = []string{"application/json"}
+
+var renderPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// findRef finds a key's node in the index: via says how, byID is the
+// customer ID given when the key was one.
+func (st *state) findRef(key string) (ref *nodeRef, via, byID string) {
+	k, err := knit.ParseKey(key)
+	if err != nil {
+		return nil, "", ""
+	}
+	var got any
+	switch {
+	case k.Identifier != nil:
+		t, ok := st.typeIdx[k.Identifier.Type]
+		if !ok {
+			return nil, "", ""
+		}
+		v, ok := st.types[t].std(k.Identifier.Value)
+		if !ok {
+			return nil, "", ""
+		}
+		got, _ = st.pub.idents[t].Load(v)
+		via = "identifier"
+	case k.Record != nil:
+		got, _ = st.pub.records.Load(k.Record.String())
+		via = "record"
+	default:
+		got, _ = st.pub.customers.Load(k.CustomerID)
+		via, byID = "customer_id", k.CustomerID
+	}
+	ref, _ = got.(*nodeRef)
+	return ref, via, byID
+}
+
+// render appends the profile's JSON, byte for byte what writeJSON gives
+// for the Profile the locked path builds.
+func (v *view) render(b []byte, via, prev string) ([]byte, bool) {
+	b = append(b, v.st.head...)
+	b = append(b, `,"via":"`...)
+	b = append(b, via...) // one of three fixed words
+	b = append(b, '"')
+	if prev != "" {
+		q, err := json.Marshal(prev)
+		if err != nil {
+			return b, false
+		}
+		b = append(b, `,"previous_id":`...)
+		b = append(b, q...)
+	}
+	if v.st.known {
+		b = append(b, `,"known":true`...)
+	} else {
+		b = append(b, `,"known":false`...)
+	}
+	var err error
+	for _, t := range [2]struct {
+		name string
+		at   *time.Time
+	}{{`,"first_seen":"`, v.first}, {`,"last_seen":"`, v.last}} {
+		if t.at == nil {
+			continue
+		}
+		b = append(b, t.name...)
+		if b, err = t.at.AppendText(b); err != nil {
+			return b, false // a year outside 0–9999: the locked path reports it
+		}
+		b = append(b, '"')
+	}
+	b = append(b, ',')
+	return append(b, v.st.tail...), true
+}
