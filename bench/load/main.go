@@ -4,7 +4,8 @@
 //	ingest      batches of -batch track events from -workers connections
 //	            for -duration; reports acknowledged (fsynced) events/s
 //	mixed       ingestion paced at -ingest-rate events/s and profile lookups
-//	            paced at -lookup-rate requests/s; reports lookup latency
+//	            paced at -lookup-rate requests/s, open loop; reports lookup
+//	            latency (and, with -admin-token, the server's own histogram)
 //	visibility  identify a new visitor, then look it up until the link
 //	            shows; reports identify-to-lookup time
 //
@@ -19,6 +20,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,12 +42,25 @@ var (
 	visitors   = flag.Int("visitors", 100000, "distinct visitors the events are spread over")
 	trials     = flag.Int("n", 1000, "identify-then-lookup trials (visibility)")
 	runID      = flag.String("run", fmt.Sprint(time.Now().UnixNano()), "prefix of message IDs (unique per run)")
+	warmup     = flag.Duration("warmup", 2*time.Second, "mixed: time at the full rates before the measured -duration (connections opened, server warm); not counted")
+	adminToken = flag.String("admin-token", os.Getenv("KNIT_ADMIN_TOKEN"), "mixed: admin token to read the server's /metrics before and after (optional)")
 )
 
-var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+// Idle connections are kept for every request that may be in flight, so
+// the measured requests reuse warm keep-alive connections; a request that
+// finds none opens one, and that time is in its latency.
+var client = &http.Client{Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512, IdleConnTimeout: time.Minute}}
 
 func main() {
 	flag.Parse()
+	// The generator shares the two cores with the server: a larger GOGC
+	// makes its collector run less often (its heap is a few MB). Set
+	// GOGC in the environment to override; the value used is printed.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	gcPercent = debug.SetGCPercent(-1)
+	debug.SetGCPercent(gcPercent)
 	if !strings.HasPrefix(*url, "http://127.") && !strings.HasPrefix(*url, "http://localhost") && !strings.HasPrefix(*url, "http://[::1]") {
 		fmt.Fprintln(os.Stderr, "load: -url must be a loopback address")
 		os.Exit(2)
@@ -64,6 +79,8 @@ func main() {
 }
 
 var seq atomic.Int64
+
+var gcPercent int // the generator's GOGC, for the report
 
 // batchBody builds a batch of track events with unique message IDs. It
 // appends with strconv rather than fmt: the generator shares the machine's
@@ -144,65 +161,146 @@ func ingest() {
 		acked.Load(), secs, float64(acked.Load())/secs, *batchSize, *workers, refused.Load(), failed.Load())
 }
 
-// paced calls f rate times a second from enough goroutines, until end.
-func paced(rate int, end time.Time, f func()) *sync.WaitGroup {
+// openLoop starts f at rate times a second, each call in its own
+// goroutine at its scheduled time whether or not earlier calls have
+// finished (open loop: a slow answer delays no later request, so the
+// latencies are not flattered by requests that were never sent). f gets
+// the scheduled time. It stops scheduling at end.
+func openLoop(rate int, start, end time.Time, f func(sched time.Time)) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	const lanes = 32
-	interval := time.Duration(float64(time.Second) * lanes / float64(rate))
-	for lane := range lanes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			next := time.Now().Add(time.Duration(lane) * interval / lanes)
-			for {
-				if d := time.Until(next); d > 0 {
-					time.Sleep(d)
-				}
-				if time.Now().After(end) {
-					return
-				}
-				f()
-				next = next.Add(interval)
+	interval := time.Duration(float64(time.Second) / float64(rate))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for next := start; next.Before(end); next = next.Add(interval) {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
 			}
-		}()
-	}
+			wg.Add(1)
+			go func(sched time.Time) {
+				defer wg.Done()
+				f(sched)
+			}(next)
+		}
+	}()
 	return &wg
 }
+
+// sample is one measured lookup: from just before the request is written
+// to the last byte of the answer read (lat), and from its scheduled time
+// (late adds the generator's own delay in starting it).
+type sample struct{ lat, fromSched time.Duration }
 
 func mixed() {
 	// Seed the visitors looked up, so lookups find profiles.
 	for range 20 {
 		post("/v1/batch", batchBody(*batchSize))
 	}
-	end := time.Now().Add(*duration)
+	// The lookup requests are built once, as bytes (conn.go).
+	host := strings.TrimPrefix(*url, "http://")
+	lookups := make([][]byte, 2000)
+	for i := range lookups {
+		lookups[i] = []byte("GET /v1/profiles/anonymous_id:v" + strconv.Itoa(i+1) + " HTTP/1.1\r\nHost: " + host +
+			"\r\nAuthorization: Bearer " + *readToken + "\r\n\r\n")
+	}
+	pool := newConns(host, 512)
+	if err := pool.open(64); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+	start := time.Now().Add(100 * time.Millisecond)
+	measured := start.Add(*warmup)
+	end := measured.Add(*duration)
+	var before []int64
+	var got sync.WaitGroup
+	got.Add(1)
+	go func() {
+		defer got.Done()
+		time.Sleep(time.Until(measured))
+		before = serverHistogram() // from the measured start: warm-up lookups are not in it
+	}()
 	var acked atomic.Int64
-	ing := paced(*ingestRate / *batchSize, end, func() {
-		if code, err := post("/v1/batch", batchBody(*batchSize)); err == nil && code == 200 {
+	ing := openLoop(*ingestRate / *batchSize, start, end, func(sched time.Time) {
+		if code, err := post("/v1/batch", batchBody(*batchSize)); err == nil && code == 200 && !sched.Before(measured) {
 			acked.Add(int64(*batchSize))
 		}
 	})
 	var mu sync.Mutex
-	var lat []time.Duration
-	var notOK atomic.Int64
+	samples := make([]sample, 0, *lookupRate*int(duration.Seconds()+1))
+	var notOK, sent atomic.Int64
 	var n atomic.Int64
-	look := paced(*lookupRate, end, func() {
-		v := n.Add(1) % 2000
+	look := openLoop(*lookupRate, start, end, func(sched time.Time) {
+		req := lookups[n.Add(1)%int64(len(lookups))]
+		count := !sched.Before(measured)
 		t0 := time.Now()
-		code, _, err := get(fmt.Sprintf("/v1/profiles/anonymous_id:v%d", v))
-		d := time.Since(t0)
+		code, err := pool.do(req)
+		t1 := time.Now()
+		if !count {
+			return
+		}
+		sent.Add(1)
 		if err != nil || code != 200 {
 			notOK.Add(1)
 			return
 		}
 		mu.Lock()
-		lat = append(lat, d)
+		samples = append(samples, sample{lat: t1.Sub(t0), fromSched: t1.Sub(sched)})
 		mu.Unlock()
 	})
 	ing.Wait()
 	look.Wait()
+	got.Wait()
 	secs := duration.Seconds()
-	fmt.Printf("mixed: ingestion %.0f events/s acknowledged; lookups %.0f/s ok (%d not 200): %s\n",
-		float64(acked.Load())/secs, float64(len(lat))/secs, notOK.Load(), percentiles(lat))
+	lat := make([]time.Duration, len(samples))
+	fromSched := make([]time.Duration, len(samples))
+	for i, s := range samples {
+		lat[i], fromSched[i] = s.lat, s.fromSched
+	}
+	fmt.Printf("mixed: %s measured after %s warm-up, GOGC=%d; ingestion %.0f events/s acknowledged; lookups %.0f/s sent, %.0f/s ok (%d not 200)\n",
+		*duration, *warmup, gcPercent, float64(acked.Load())/secs, float64(sent.Load())/secs, float64(len(lat))/secs, notOK.Load())
+	fmt.Printf("  lookup latency, request written to answer read: %s\n", percentiles(lat))
+	fmt.Printf("  the same from the scheduled time (adds the generator's delay in starting the request): %s\n", percentiles(fromSched))
+	if after := serverHistogram(); before != nil && after != nil {
+		n := after[len(after)-1] - before[len(before)-1]
+		fmt.Printf("  server's own histogram (GET /v1/profiles/{key}, handler start to end), %d lookups:", n)
+		for i, le := range histogramBounds {
+			fmt.Printf(" %.2f%% <= %s", 100*float64(after[i]-before[i])/float64(max(n, 1)), le)
+		}
+		fmt.Println()
+	}
+}
+
+// histogramBounds are the buckets of the server's histogram reported.
+var histogramBounds = []string{"0.001", "0.002", "0.005"}
+
+// serverHistogram reads the cumulative counts of the profile route's
+// latency buckets (histogramBounds, then the count) from /metrics; nil
+// without -admin-token.
+func serverHistogram() []int64 {
+	if *adminToken == "" {
+		return nil
+	}
+	req, _ := http.NewRequest("GET", *url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+*adminToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	out := make([]int64, len(histogramBounds)+1)
+	prefix := `knit_http_request_seconds_bucket{route="GET /v1/profiles/{key}",le="`
+	for line := range strings.Lines(string(data)) {
+		for i, le := range histogramBounds {
+			if v, ok := strings.CutPrefix(line, prefix+le+`"} `); ok {
+				out[i], _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			}
+		}
+		if v, ok := strings.CutPrefix(line, `knit_http_request_seconds_count{route="GET /v1/profiles/{key}"} `); ok {
+			out[len(out)-1], _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return out
 }
 
 func visibility() {
