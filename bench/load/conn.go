@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // The lookups of the mixed mode go through this small HTTP/1.1 client
@@ -15,10 +17,15 @@ import (
 // rather than tens. Every answer is still read to its last byte (by
 // Content-Length, or chunk by chunk) before the clock stops.
 
-// conns is a pool of kept-alive connections to one server.
+// conns is a pool of at most max kept-alive connections to one server.
+// A request that finds them all busy waits for one (that wait is in its
+// latency): opening ever more connections when the machine falls behind
+// would add work exactly when there is no CPU for it.
 type conns struct {
-	addr string
-	idle chan *conn
+	addr  string
+	idle  chan *conn
+	total atomic.Int64
+	max   int64
 }
 
 type conn struct {
@@ -26,14 +33,15 @@ type conn struct {
 	r *bufio.Reader
 }
 
-func newConns(addr string, keep int) *conns {
-	return &conns{addr: addr, idle: make(chan *conn, keep)}
+func newConns(addr string, max int) *conns {
+	return &conns{addr: addr, idle: make(chan *conn, max), max: int64(max)}
 }
 
 // open dials n connections ahead of the run, so the measured requests
 // find warm ones.
 func (p *conns) open(n int) error {
 	for range n {
+		p.total.Add(1)
 		c, err := p.dial()
 		if err != nil {
 			return err
@@ -43,31 +51,44 @@ func (p *conns) open(n int) error {
 	return nil
 }
 
+// dial opens a connection; the caller has counted it in total.
 func (p *conns) dial() (*conn, error) {
 	c, err := net.Dial("tcp", p.addr)
 	if err != nil {
+		p.total.Add(-1)
 		return nil, err
 	}
 	return &conn{c: c, r: bufio.NewReaderSize(c, 8192)}, nil
 }
 
-// get returns an idle connection, or a new one when all are busy (its
-// dialling is then part of that request's time).
+// get returns an idle connection, a new one while fewer than max are
+// open (its dialling is then part of that request's time), or waits.
 func (p *conns) get() (*conn, error) {
 	select {
 	case c := <-p.idle:
 		return c, nil
 	default:
-		return p.dial()
+	}
+	for {
+		if n := p.total.Load(); n < p.max {
+			if p.total.CompareAndSwap(n, n+1) {
+				return p.dial()
+			}
+			continue
+		}
+		select {
+		case c := <-p.idle:
+			return c, nil
+		case <-time.After(10 * time.Millisecond): // a connection may have been dropped
+		}
 	}
 }
 
-func (p *conns) put(c *conn) {
-	select {
-	case p.idle <- c:
-	default:
-		c.c.Close()
-	}
+func (p *conns) put(c *conn) { p.idle <- c }
+
+func (p *conns) drop(c *conn) {
+	c.c.Close()
+	p.total.Add(-1)
 }
 
 // do sends a complete request and reads the whole answer; it returns the
@@ -79,7 +100,7 @@ func (p *conns) do(req []byte) (int, error) {
 	}
 	code, keep, err := c.roundTrip(req)
 	if err != nil || !keep {
-		c.c.Close()
+		p.drop(c)
 		return code, err
 	}
 	p.put(c)

@@ -30,20 +30,21 @@ import (
 )
 
 var (
-	url        = flag.String("url", "http://127.0.0.1:8700", "server URL (loopback only)")
-	writeKey   = flag.String("write-key", os.Getenv("KNIT_WRITE_KEY"), "write key")
-	readToken  = flag.String("read-token", os.Getenv("KNIT_READ_TOKEN"), "read token")
-	mode       = flag.String("mode", "ingest", "ingest | mixed | visibility")
-	duration   = flag.Duration("duration", 60*time.Second, "how long to run (ingest, mixed)")
-	batchSize  = flag.Int("batch", 100, "events per batch")
-	workers    = flag.Int("workers", 16, "concurrent connections (ingest)")
-	ingestRate = flag.Int("ingest-rate", 10000, "events per second (mixed)")
-	lookupRate = flag.Int("lookup-rate", 5000, "lookups per second (mixed)")
-	visitors   = flag.Int("visitors", 100000, "distinct visitors the events are spread over")
-	trials     = flag.Int("n", 1000, "identify-then-lookup trials (visibility)")
-	runID      = flag.String("run", fmt.Sprint(time.Now().UnixNano()), "prefix of message IDs (unique per run)")
-	warmup     = flag.Duration("warmup", 2*time.Second, "mixed: time at the full rates before the measured -duration (connections opened, server warm); not counted")
-	adminToken = flag.String("admin-token", os.Getenv("KNIT_ADMIN_TOKEN"), "mixed: admin token to read the server's /metrics before and after (optional)")
+	url         = flag.String("url", "http://127.0.0.1:8700", "server URL (loopback only)")
+	writeKey    = flag.String("write-key", os.Getenv("KNIT_WRITE_KEY"), "write key")
+	readToken   = flag.String("read-token", os.Getenv("KNIT_READ_TOKEN"), "read token")
+	mode        = flag.String("mode", "ingest", "ingest | mixed | visibility")
+	duration    = flag.Duration("duration", 60*time.Second, "how long to run (ingest, mixed)")
+	batchSize   = flag.Int("batch", 100, "events per batch")
+	workers     = flag.Int("workers", 16, "concurrent connections (ingest)")
+	ingestRate  = flag.Int("ingest-rate", 10000, "events per second (mixed)")
+	lookupRate  = flag.Int("lookup-rate", 5000, "lookups per second (mixed)")
+	visitors    = flag.Int("visitors", 100000, "distinct visitors the events are spread over")
+	trials      = flag.Int("n", 1000, "identify-then-lookup trials (visibility)")
+	runID       = flag.String("run", fmt.Sprint(time.Now().UnixNano()), "prefix of message IDs (unique per run)")
+	warmup      = flag.Duration("warmup", 2*time.Second, "mixed: time at the full rates before the measured -duration (connections opened, server warm); not counted")
+	lookupConns = flag.Int("lookup-conns", 256, "mixed: most keep-alive connections for lookups (64 are opened before the run)")
+	adminToken  = flag.String("admin-token", os.Getenv("KNIT_ADMIN_TOKEN"), "mixed: admin token to read the server's /metrics before and after (optional)")
 )
 
 // Idle connections are kept for every request that may be in flight, so
@@ -203,7 +204,7 @@ func mixed() {
 		lookups[i] = []byte("GET /v1/profiles/anonymous_id:v" + strconv.Itoa(i+1) + " HTTP/1.1\r\nHost: " + host +
 			"\r\nAuthorization: Bearer " + *readToken + "\r\n\r\n")
 	}
-	pool := newConns(host, 512)
+	pool := newConns(host, *lookupConns)
 	if err := pool.open(64); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)

@@ -12,7 +12,8 @@
 #   bench/load/run.sh mixed 1 -duration 10s  # extra flags go to the load generator
 #
 # KNIT_LOAD_DIR (default /tmp/knit-load) holds the binaries and the project
-# copy; KNIT_LOAD_PORT (default 8720) is the server's port. The server's
+# copy; KNIT_LOAD_PORT (default 8720) is the server's port; KNIT_LOAD_BUILD=0
+# reuses the binaries already there. The server's
 # environment passes through, so GOGC=... applies to it; the generator
 # sets its own GOGC=400 unless GOGC is set (it prints the value).
 set -eu
@@ -24,8 +25,10 @@ port=${KNIT_LOAD_PORT:-8720}
 url=http://127.0.0.1:$port
 cd "$(dirname "$0")/../.."
 mkdir -p "$dir"
-go build -o "$dir/knit" ./cmd/knit
-go build -o "$dir/load" ./bench/load
+if [ "${KNIT_LOAD_BUILD:-1}" != 0 ]; then
+	go build -o "$dir/knit" ./cmd/knit
+	go build -o "$dir/load" ./bench/load
+fi
 case $mode in
 mixed) defaults="-duration 30s" ;;
 ingest) defaults="-duration 60s" ;;
