@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/duckdb"
+	"github.com/knit-cdp/knit/insights"
 	"github.com/knit-cdp/knit/pipeline"
 )
 
@@ -370,5 +372,57 @@ func TestActivitiesReusedWhenNothingChanged(t *testing.T) {
 	}
 	if got := s.value(`SELECT amount FROM activities WHERE activity_id = 'events/e5'`); got != "6" {
 		t.Errorf("e5's amount = %s, want 6", got)
+	}
+}
+
+// A run in which nobody entered or left a segment keeps the last run's
+// history instead of copying it; the next run that changes a membership
+// carries that kept history forward.
+func TestSegmentHistoryKeptWhenNothingChanged(t *testing.T) {
+	dir := writeShop(t, shopEvents, "")
+	s := runShop(t, dir, shopNow)
+	m1 := s.customer("m1")
+	var err error
+	hist := `SELECT string_agg(segment || ' ' || customer_id || ' ' || CAST(entered_run AS VARCHAR) || ' ' || COALESCE(CAST(left_run AS VARCHAR), '-'), ', '
+  ORDER BY segment, customer_id, entered_run) FROM segment_history`
+	before := s.value(hist)
+	// The stage itself, over the last run's tables: nothing to stage.
+	env := &insights.Env{Eng: s.db, Tables: insights.NewTables()}
+	if env.Proj, err = config.Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insights.BuildSegments(context.Background(), env, 2, shopNow.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if staged, err := env.StagedSegmentTables(context.Background()); err != nil || slices.Contains(staged, insights.SegmentHistoryTable) {
+		t.Errorf("staged %v (%v), want the history kept", staged, err)
+	}
+	s.db.Close()
+	s = runShop(t, dir, shopNow.Add(time.Hour))
+	for _, st := range s.rep.Insights.Segments {
+		if st.Entered != 0 || st.Left != 0 || st.Members != st.Previous {
+			t.Errorf("unchanged second run: %+v, want nobody entered or left", st)
+		}
+	}
+	if got := s.value(hist); got != before {
+		t.Errorf("history after an unchanged run = %s, want %s", got, before)
+	}
+	if got := s.value(`SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%segment_history%'`); got != "1" {
+		t.Errorf("%s tables named like segment_history, want 1 (nothing left staged)", got)
+	}
+	s.db.Close()
+	third := strings.Replace(strings.Replace(shopEvents, "e2,m1,2024-02-01 10:00:00,Purchase,30,S2\n", "", 1),
+		"e3,m1,2024-03-01 10:00:00,Purchase,20,S1\n", "", 1)
+	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(third), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = runShop(t, dir, shopNow.Add(2*time.Hour))
+	if got := s.value(`SELECT CAST(entered_run AS VARCHAR) || ' ' || CAST(left_run AS VARCHAR) FROM segment_history WHERE segment = 'big' AND customer_id = ?`, m1); got != "1 3" {
+		t.Errorf("m1 in big = %s, want entered in run 1 and left in run 3", got)
+	}
+	for _, st := range s.rep.Insights.Segments {
+		if st.Name == "big" && (st.Left != 1 || st.Entered != 0 || st.Members != 0) {
+			t.Errorf("third run's report for big = %+v, want m1 left, no member", st)
+		}
 	}
 }

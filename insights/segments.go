@@ -3,6 +3,7 @@ package insights
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -125,10 +126,21 @@ func BuildSegments(ctx context.Context, env *Env, runID int64, now time.Time) ([
 	if err := env.writeSegmentDefs(ctx, runID, prevDefs); err != nil {
 		return nil, err
 	}
-	if err := env.carryHistory(ctx, runID, now); err != nil {
+	same, err := env.sameMemberships(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := env.countSegments(ctx, stats, runID, hadMembers); err != nil {
+	if same {
+		// Nobody entered or left: the last run's history is kept, not
+		// copied (StagedSegmentTables leaves it out of the swap).
+		err = env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(SegmentHistoryTable))
+	} else {
+		err = env.carryHistory(ctx, runID, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := env.countSegments(ctx, stats, runID, hadMembers, same); err != nil {
 		return nil, err
 	}
 	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(segmentInput)); err != nil {
@@ -290,6 +302,55 @@ func (env *Env) writeSegmentDefs(ctx context.Context, runID int64, prev map[stri
 	return err
 }
 
+// StagedSegmentTables lists the tables BuildSegments staged: the history
+// only when some segment's membership changed.
+func (env *Env) StagedSegmentTables(ctx context.Context) ([]string, error) {
+	ok, err := env.Eng.TableExists(ctx, engine.StagedName(SegmentHistoryTable))
+	if err != nil || ok {
+		return StageTables["segments"], err
+	}
+	return []string{SegmentMembersTable, SegmentDefsTable}, nil
+}
+
+// sameMemberships reports whether the staged members are exactly the
+// open intervals of the last run's history, segment by segment (the same
+// segments, and in each the same number of members with the same sum of
+// customer ID hashes): then the history does not change. Comparing two
+// grouped scans costs far less than writing millions of history rows.
+func (env *Env) sameMemberships(ctx context.Context) (bool, error) {
+	had, err := env.Eng.TableExists(ctx, SegmentHistoryTable)
+	if err != nil || !had {
+		return false, err
+	}
+	sum := rowHashSum(env.Eng.Dialect(), "customer_id")
+	sums := func(query string) (map[string]string, error) {
+		rows, err := env.Eng.Query(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[string]string{}
+		for rows.Next() {
+			var seg, h string
+			var n int64
+			if err := rows.Scan(&seg, &n, &h); err != nil {
+				return nil, err
+			}
+			out[seg] = fmt.Sprint(n, " ", h)
+		}
+		return out, rows.Err()
+	}
+	now, err := sums("SELECT segment, count(*), " + sum + " FROM " + env.out(SegmentMembersTable) + " GROUP BY segment")
+	if err != nil {
+		return false, err
+	}
+	before, err := sums("SELECT segment, count(*), " + sum + " FROM " + env.q(SegmentHistoryTable) + " WHERE left_run IS NULL GROUP BY segment")
+	if err != nil {
+		return false, err
+	}
+	return maps.Equal(now, before), nil
+}
+
 // carryHistory writes the staged history in one statement: the last
 // run's closed intervals as they were; its open intervals joined with the
 // current members (a full join on segment and customer), an open interval
@@ -331,7 +392,7 @@ FULL JOIN %s m ON m.segment = o.segment AND m.customer_id = o.customer_id`,
 }
 
 // countSegments fills sizes and changes from the staged members and history.
-func (env *Env) countSegments(ctx context.Context, stats []*SegmentStats, runID int64, hadMembers bool) error {
+func (env *Env) countSegments(ctx context.Context, stats []*SegmentStats, runID int64, hadMembers, historyKept bool) error {
 	byName := map[string]*SegmentStats{}
 	for _, s := range stats {
 		byName[s.Name] = s
@@ -358,11 +419,13 @@ func (env *Env) countSegments(ctx context.Context, stats []*SegmentStats, runID 
 	if err := each("SELECT segment, count(*) FROM "+env.out(SegmentMembersTable)+" GROUP BY segment", func(s *SegmentStats, n int64) { s.Members = n }); err != nil {
 		return err
 	}
-	if err := each("SELECT segment, count(*) FROM "+h+" WHERE entered_run = ? GROUP BY segment", func(s *SegmentStats, n int64) { s.Entered = n }, runID); err != nil {
-		return err
-	}
-	if err := each("SELECT segment, count(*) FROM "+h+" WHERE left_run = ? GROUP BY segment", func(s *SegmentStats, n int64) { s.Left = n }, runID); err != nil {
-		return err
+	if !historyKept {
+		if err := each("SELECT segment, count(*) FROM "+h+" WHERE entered_run = ? GROUP BY segment", func(s *SegmentStats, n int64) { s.Entered = n }, runID); err != nil {
+			return err
+		}
+		if err := each("SELECT segment, count(*) FROM "+h+" WHERE left_run = ? GROUP BY segment", func(s *SegmentStats, n int64) { s.Left = n }, runID); err != nil {
+			return err
+		}
 	}
 	if hadMembers {
 		return each("SELECT segment, count(*) FROM "+env.q(SegmentMembersTable)+" GROUP BY segment", func(s *SegmentStats, n int64) { s.Previous = n })

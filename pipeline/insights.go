@@ -107,6 +107,9 @@ func (r *run) insightStage(ctx context.Context, stage string) error {
 		r.rep.Insights.Measures, err = insights.BuildMeasures(ctx, env, r.rep.Started)
 	case "segments":
 		r.rep.Insights.Segments, err = insights.BuildSegments(ctx, env, r.runID, r.rep.Started)
+		if err == nil {
+			staged, err = env.StagedSegmentTables(ctx)
+		}
 	}
 	if err != nil {
 		return err

@@ -11,6 +11,11 @@
 //
 // A folder holding a workload of the same size is reused (its earlier
 // results dropped); -regenerate forces a new one, -runs 0 only generates.
+// Run 1 writes the activities and starts the segment history; later runs
+// over the unchanged events keep the activities (and, memberships being
+// unchanged, the history); -fresh drops the results before every run, so
+// each run is a first run. The medians are printed for all runs and, when
+// both kinds occur, for the runs that wrote and that kept the activities.
 // -trace prints every statement of the stages with its time, -explain
 // DuckDB's EXPLAIN ANALYZE profile of every write.
 package main
@@ -106,14 +111,15 @@ func main() {
 	trace := flag.Bool("trace", false, "print every statement of the stages with its time (to stderr)")
 	explain := flag.Bool("explain", false, "run every write statement under EXPLAIN ANALYZE and print its profile (to stderr)")
 	regenerate := flag.Bool("regenerate", false, "generate the workload even when the folder holds one of the same size")
+	fresh := flag.Bool("fresh", false, "drop the stages' results before every run: every run writes the activities and starts the history")
 	flag.Parse()
-	if err := run(*dir, *customers, *events, *runs, *regenerate, *trace || *explain, *explain); err != nil {
+	if err := run(*dir, *customers, *events, *runs, *regenerate, *fresh, *trace || *explain, *explain); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/insights:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, customers, events, runs int, regenerate, trace, explain bool) error {
+func run(dir string, customers, events, runs int, regenerate, fresh, trace, explain bool) error {
 	ctx := context.Background()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -144,7 +150,13 @@ func run(dir string, customers, events, runs int, regenerate, trace, explain boo
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	stageNames := []string{"activities", "measures", "segments"}
 	times := map[string][]float64{}
+	var wrote []bool // per run: whether the activities were written
 	for i := 1; i <= runs; i++ {
+		if fresh && i > 1 {
+			if err := dropResults(ctx, db); err != nil {
+				return err
+			}
+		}
 		env := &insights.Env{Eng: eng, Proj: proj, Tables: insights.NewTables()}
 		var staged []string
 		total := time.Now()
@@ -156,6 +168,7 @@ func run(dir string, customers, events, runs int, regenerate, trace, explain boo
 				var acts *insights.ActivityStats
 				if acts, err = insights.BuildActivities(ctx, env); err == nil {
 					stageTables = acts.Staged()
+					wrote = append(wrote, !acts.Reused)
 					if acts.Reused {
 						fmt.Println("  activities reused: the events, keys and settings did not change")
 					}
@@ -165,6 +178,9 @@ func run(dir string, customers, events, runs int, regenerate, trace, explain boo
 			case "segments":
 				var segs []*insights.SegmentStats
 				segs, err = insights.BuildSegments(ctx, env, int64(i), now)
+				if err == nil {
+					stageTables, err = env.StagedSegmentTables(ctx)
+				}
 				if err == nil && i == 1 {
 					for _, s := range segs {
 						fmt.Printf("  segment %-20s %9d members  %.2fs\n", s.Name, s.Members, s.Seconds)
@@ -197,6 +213,26 @@ func run(dir string, customers, events, runs int, regenerate, trace, explain boo
 	}
 	fmt.Printf("median of %d: activities %.2fs, measures %.2fs, segments %.2fs, stages together %.2fs, parquet export %.2fs; peak RSS %s\n", runs,
 		median(times["activities"]), median(times["measures"]), median(times["segments"]), median(times["total"]), median(times["export"]), peakRSS())
+	for _, kind := range []struct {
+		name  string
+		wrote bool
+	}{{"runs that wrote the activities", true}, {"runs that kept the activities", false}} {
+		var n int
+		sub := map[string][]float64{}
+		for i, w := range wrote {
+			if w != kind.wrote {
+				continue
+			}
+			n++
+			for k, v := range times {
+				sub[k] = append(sub[k], v[i])
+			}
+		}
+		if n > 0 && n < runs {
+			fmt.Printf("  median of the %d %s: activities %.2fs, measures %.2fs, segments %.2fs, stages together %.2fs\n", n, kind.name,
+				median(sub["activities"]), median(sub["measures"]), median(sub["segments"]), median(sub["total"]))
+		}
+	}
 	return nil
 }
 
@@ -212,17 +248,11 @@ func openWorkload(ctx context.Context, db string, customers, events int, regener
 		}
 		if reusable(ctx, eng, customers, events) {
 			fmt.Printf("reusing the workload of %d customers and %d events in %s\n", customers, events, db)
-			for _, tables := range insights.StageTables {
-				for _, t := range tables {
-					for _, name := range []string{t, engine.StagedName(t)} {
-						if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+eng.Dialect().Quote(name)); err != nil {
-							eng.Close()
-							return nil, err
-						}
-					}
-				}
+			if err := dropResults(ctx, eng); err != nil {
+				eng.Close()
+				return nil, err
 			}
-			return eng, eng.Exec(ctx, "CHECKPOINT")
+			return eng, nil
 		}
 		eng.Close()
 	}
@@ -239,6 +269,20 @@ func openWorkload(ctx context.Context, db string, customers, events int, regener
 	}
 	fmt.Printf("generated %d customers and %d events in %.1fs\n", customers, events, time.Since(start).Seconds())
 	return eng, nil
+}
+
+// dropResults drops every table the stages write, staged or swapped in.
+func dropResults(ctx context.Context, eng *duckdb.DB) error {
+	for _, tables := range insights.StageTables {
+		for _, t := range tables {
+			for _, name := range []string{t, engine.StagedName(t)} {
+				if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+eng.Dialect().Quote(name)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return eng.Exec(ctx, "CHECKPOINT")
 }
 
 // reusable reports whether the database holds a complete workload of this
