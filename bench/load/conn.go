@@ -6,8 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 )
 
 // The lookups of the mixed mode go through this small HTTP/1.1 client
@@ -24,8 +22,7 @@ import (
 type conns struct {
 	addr  string
 	idle  chan *conn
-	total atomic.Int64
-	max   int64
+	slots chan struct{} // one token per open connection, at most max
 }
 
 type conn struct {
@@ -34,14 +31,14 @@ type conn struct {
 }
 
 func newConns(addr string, max int) *conns {
-	return &conns{addr: addr, idle: make(chan *conn, max), max: int64(max)}
+	return &conns{addr: addr, idle: make(chan *conn, max), slots: make(chan struct{}, max)}
 }
 
 // open dials n connections ahead of the run, so the measured requests
 // find warm ones.
 func (p *conns) open(n int) error {
 	for range n {
-		p.total.Add(1)
+		p.slots <- struct{}{}
 		c, err := p.dial()
 		if err != nil {
 			return err
@@ -51,11 +48,11 @@ func (p *conns) open(n int) error {
 	return nil
 }
 
-// dial opens a connection; the caller has counted it in total.
+// dial opens a connection; the caller holds a slot for it.
 func (p *conns) dial() (*conn, error) {
 	c, err := net.Dial("tcp", p.addr)
 	if err != nil {
-		p.total.Add(-1)
+		<-p.slots
 		return nil, err
 	}
 	return &conn{c: c, r: bufio.NewReaderSize(c, 8192)}, nil
@@ -69,18 +66,11 @@ func (p *conns) get() (*conn, error) {
 		return c, nil
 	default:
 	}
-	for {
-		if n := p.total.Load(); n < p.max {
-			if p.total.CompareAndSwap(n, n+1) {
-				return p.dial()
-			}
-			continue
-		}
-		select {
-		case c := <-p.idle:
-			return c, nil
-		case <-time.After(10 * time.Millisecond): // a connection may have been dropped
-		}
+	select {
+	case c := <-p.idle:
+		return c, nil
+	case p.slots <- struct{}{}:
+		return p.dial()
 	}
 }
 
@@ -88,7 +78,7 @@ func (p *conns) put(c *conn) { p.idle <- c }
 
 func (p *conns) drop(c *conn) {
 	c.c.Close()
-	p.total.Add(-1)
+	<-p.slots
 }
 
 // do sends a complete request and reads the whole answer; it returns the
