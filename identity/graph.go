@@ -174,19 +174,6 @@ func (r *Result) Reason(d Decision) string {
 	return r.reasons[d.reason-1]
 }
 
-// refuse records a refusal text once (index maps texts to their number
-// while clustering) and points the decision at it: many edges share one
-// reason (every link of a generic value, say).
-func (r *Result) refuse(d *Decision, reason string, index map[string]int32) {
-	i, ok := index[reason]
-	if !ok {
-		r.reasons = append(r.reasons, reason)
-		i = int32(len(r.reasons))
-		index[reason] = i
-	}
-	d.reason = i
-}
-
 // Options tune clustering.
 type Options struct {
 	// GenericThreshold: an identifier seen with more distinct values of one
@@ -198,11 +185,15 @@ type Options struct {
 // depends only on the content of nodes and edges, never on the order they
 // were added: the same inputs in any row order give the same clusters.
 func (g *Graph) Resolve(opt Options) *Result {
-	edges := g.sortedEdges()
+	keys := g.sortedEdges()
 	generic := g.detectGeneric(opt.GenericThreshold)
-	isGeneric := make(map[int32]Generic, len(generic))
-	for _, gv := range generic {
-		isGeneric[gv.Node] = gv
+	// isGeneric is a flag per node (a byte each) and genericAt the position
+	// in generic: millions of edges are checked, a few dozen values hit.
+	isGeneric := make([]bool, len(g.Nodes))
+	genericAt := make(map[int32]int, len(generic))
+	for i, gv := range generic {
+		isGeneric[gv.Node] = true
+		genericAt[gv.Node] = i
 	}
 
 	uf := newUnionFind(g, len(g.Nodes))
@@ -213,22 +204,29 @@ func (g *Graph) Resolve(opt Options) *Result {
 	for rec := range uf.never {
 		uf.neverIn[rec] = []int32{rec}
 	}
-	res := &Result{Decisions: make([]Decision, 0, len(edges)), Generic: generic}
-	reasonIndex := map[string]int32{}
-	for _, e := range edges {
+	res := &Result{Decisions: make([]Decision, 0, len(keys)), Generic: generic}
+	rs := refusals{res: res, index: map[string]int32{}, generic: map[int32]int32{}, limit: map[int16]int32{}}
+	prev := -1
+	for _, k := range keys {
+		e := g.Edges[k.edge]
+		if prev >= 0 {
+			if p := g.Edges[prev]; p.A == e.A && p.B == e.B && p.Kind == e.Kind && p.Rule == e.Rule {
+				continue // the same evidence twice
+			}
+		}
+		prev = int(k.edge)
 		d := Decision{Edge: e}
-		var reason string
-		if gv, ok := isGeneric[e.A]; ok {
-			reason = g.genericReason(gv)
-		} else if gv, ok := isGeneric[e.B]; ok {
-			reason = g.genericReason(gv)
-		} else {
-			reason = uf.union(e.A, e.B, e.Kind.forced())
+		switch {
+		case isGeneric[e.A]:
+			d.reason = rs.generic1(g, generic[genericAt[e.A]])
+		case isGeneric[e.B]:
+			d.reason = rs.generic1(g, generic[genericAt[e.B]])
+		default:
+			if r := uf.union(e.A, e.B, e.Kind.forced()); r.guard != none {
+				d.reason = rs.of(uf, r)
+			}
 		}
-		d.Accepted = reason == ""
-		if !d.Accepted {
-			res.refuse(&d, reason, reasonIndex)
-		}
+		d.Accepted = d.reason == 0
 		res.Decisions = append(res.Decisions, d)
 	}
 	res.Root = make([]int32, len(g.Nodes))
@@ -238,22 +236,71 @@ func (g *Graph) Resolve(opt Options) *Result {
 	return res
 }
 
-// sortedEdges returns the edges in the order clustering applies them, each
-// oriented and de-duplicated. Nodes are ordered by a hash of their content
-// (FNV-1a, stable across processes and machines) rather than by sorting
-// millions of strings; keys are packed into integers so the sort compares
-// three words per step.
-func (g *Graph) sortedEdges() []Edge {
+// refusals gives each refusal its text's number in Result.reasons, making
+// each text once: many edges share one reason (every link of a generic
+// value, every limit of one type), and formatting it per edge was a
+// measurable part of clustering.
+type refusals struct {
+	res     *Result
+	index   map[string]int32 // text → number
+	generic map[int32]int32  // generic node → number
+	limit   map[int16]int32  // limited type → number
+}
+
+func (rs *refusals) text(reason string) int32 {
+	i, ok := rs.index[reason]
+	if !ok {
+		rs.res.reasons = append(rs.res.reasons, reason)
+		i = int32(len(rs.res.reasons))
+		rs.index[reason] = i
+	}
+	return i
+}
+
+func (rs *refusals) generic1(g *Graph, gv Generic) int32 {
+	i, ok := rs.generic[gv.Node]
+	if !ok {
+		i = rs.text(g.genericReason(gv))
+		rs.generic[gv.Node] = i
+	}
+	return i
+}
+
+func (rs *refusals) of(uf *unionFind, r refusal) int32 {
+	if r.guard == neverMatch {
+		return rs.text(uf.neverText(r.rec, r.partner))
+	}
+	i, ok := rs.limit[r.typ]
+	if !ok {
+		i = rs.text(uf.limitText(r.typ))
+		rs.limit[r.typ] = i
+	}
+	return i
+}
+
+// edgeKey is an edge's place in the order clustering applies edges: kind,
+// source or rule group and type priority in class, then time, then the
+// top halves of the two ends' content hashes; edge indexes g.Edges. Ties
+// (rare: equal top halves) fall back to the full hashes, then the rule.
+type edgeKey struct {
+	class, time, ends uint64
+	rule              int32
+	edge              int32
+}
+
+// sortedEdges returns the edges' keys in the order clustering applies
+// them, each edge oriented in place. Nodes are ordered by a hash of their
+// content (FNV-1a, stable across processes and machines) rather than by
+// sorting millions of strings; keys are packed into integers so the sort
+// compares three words per step, and reads the edges themselves only on a
+// tie. Repeats of one piece of evidence end up next to each other: Resolve
+// skips them.
+func (g *Graph) sortedEdges() []edgeKey {
 	hash := make([]uint64, len(g.Nodes))
 	for n, node := range g.Nodes {
 		hash[n] = contentHash(node)
 	}
-	type key struct {
-		class, time, ends uint64
-		rule              int32
-		edge              int32
-	}
-	keys := make([]key, len(g.Edges))
+	keys := make([]edgeKey, len(g.Edges))
 	for i, e := range g.Edges {
 		a, b := e.A, e.B
 		if hash[a] > hash[b] || hash[a] == hash[b] && a > b {
@@ -261,7 +308,7 @@ func (g *Graph) sortedEdges() []Edge {
 		}
 		g.Edges[i].A, g.Edges[i].B = a, b
 		prio := uint64(g.edgePriority(e)) & 0xffffff
-		keys[i] = key{
+		keys[i] = edgeKey{
 			class: uint64(e.Kind)<<56 | uint64(uint32(e.Group))<<24 | prio,
 			time:  uint64(e.Time) ^ 1<<63, // order signed times as unsigned
 			ends:  hash[a]>>32<<32 | hash[b]>>32,
@@ -269,22 +316,19 @@ func (g *Graph) sortedEdges() []Edge {
 			edge:  int32(i),
 		}
 	}
-	slices.SortFunc(keys, func(x, y key) int {
-		return cmp.Or(cmp.Compare(x.class, y.class), cmp.Compare(x.time, y.time), cmp.Compare(x.ends, y.ends),
-			cmp.Compare(hash[g.Edges[x.edge].A], hash[g.Edges[y.edge].A]), cmp.Compare(hash[g.Edges[x.edge].B], hash[g.Edges[y.edge].B]),
-			cmp.Compare(x.rule, y.rule))
-	})
-	edges := make([]Edge, 0, len(keys))
-	for _, k := range keys {
-		e := g.Edges[k.edge]
-		if n := len(edges); n > 0 {
-			if p := edges[n-1]; p.A == e.A && p.B == e.B && p.Kind == e.Kind && p.Rule == e.Rule {
-				continue // the same evidence twice
-			}
+	slices.SortFunc(keys, func(x, y edgeKey) int {
+		switch {
+		case x.class != y.class:
+			return cmp.Compare(x.class, y.class)
+		case x.time != y.time:
+			return cmp.Compare(x.time, y.time)
+		case x.ends != y.ends:
+			return cmp.Compare(x.ends, y.ends)
 		}
-		edges = append(edges, e)
-	}
-	return edges
+		ex, ey := g.Edges[x.edge], g.Edges[y.edge]
+		return cmp.Or(cmp.Compare(hash[ex.A], hash[ey.A]), cmp.Compare(hash[ex.B], hash[ey.B]), cmp.Compare(x.rule, y.rule))
+	})
+	return keys
 }
 
 // contentHash is FNV-1a over a node's kind, type and value.

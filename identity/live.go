@@ -27,12 +27,7 @@ func NewLive(types []TypeSpec) *Live {
 // grow extends the union-find to cover nodes added to the graph.
 func (l *Live) grow() {
 	for i := int32(len(l.uf.parent)); i < int32(len(l.g.Nodes)); i++ {
-		l.uf.parent = append(l.uf.parent, i)
-		l.uf.size = append(l.uf.size, 1)
-		node := l.g.Nodes[i]
-		if !node.Record && l.g.Types[node.Type].Limit > 0 {
-			l.uf.limited[i] = []int32{i}
-		}
+		l.uf.add()
 		l.members = append(l.members, nil)
 		l.self = append(l.self, i)
 	}
@@ -116,8 +111,8 @@ func (l *Live) Union(a, b int32, kind Kind) (reason string, ra, rb int32) {
 	if ra == rb {
 		return "", ra, rb
 	}
-	if reason = l.uf.union(a, b, kind.forced()); reason != "" {
-		return reason, ra, rb
+	if r := l.uf.union(a, b, kind.forced()); r.guard != none {
+		return l.uf.text(r), ra, rb
 	}
 	root := l.uf.find(a)
 	gone := ra

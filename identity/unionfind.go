@@ -1,40 +1,87 @@
 package identity
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // unionFind is a disjoint-set forest that also tracks, per cluster, the
 // identifiers of limited types and the records under never-match
 // overrides, so a union that would break a guard can be refused.
+//
+// Everything per node lives in flat int32 slices: millions of nodes in
+// maps of slices cost an allocation each and gave the garbage collector
+// millions of objects to scan on every cycle.
 type unionFind struct {
 	g      *Graph
 	parent []int32
 	size   []int32
-	// limited holds, for a root, the identifier nodes of types with a
-	// limit in its cluster. Most clusters have few.
-	limited map[int32][]int32
+	// The limited identifiers of a cluster form a linked list: head and
+	// tail for a root (-1 when it has none), next for a node. A union
+	// appends the second root's list to the first's, so the order is the
+	// one a guard reads them in, with no allocation.
+	head, tail, next []int32
 	// neverIn holds, for a root, the records of its cluster that have a
 	// never-match partner.
 	neverIn map[int32][]int32
 	never   map[int32][]int32
+	// Scratch for limitReason, reused across unions.
+	owners []typeOwner
+	counts []int32 // per type
+}
+
+type typeOwner struct {
+	typ   int16
+	owner int32
+}
+
+// guard names what refused a union.
+type guard uint8
+
+const (
+	none guard = iota
+	neverMatch
+	limit
+)
+
+// refusal is why a union was refused, as data: the text is made once per
+// distinct reason (see refusals), not once per refused edge.
+type refusal struct {
+	guard        guard
+	typ          int16 // limit: the type that would exceed its limit
+	rec, partner int32 // never-match: the two records
 }
 
 func newUnionFind(g *Graph, n int) *unionFind {
 	uf := &unionFind{
-		g: g, parent: make([]int32, n), size: make([]int32, n),
-		limited: map[int32][]int32{}, neverIn: map[int32][]int32{}, never: map[int32][]int32{},
+		g:       g,
+		parent:  make([]int32, 0, n),
+		size:    make([]int32, 0, n),
+		head:    make([]int32, 0, n),
+		tail:    make([]int32, 0, n),
+		next:    make([]int32, 0, n),
+		neverIn: map[int32][]int32{}, never: map[int32][]int32{},
+		counts: make([]int32, len(g.Types)),
 	}
-	for i := range uf.parent {
-		uf.parent[i] = int32(i)
-		uf.size[i] = 1
-		node := g.Nodes[i]
-		if !node.Record && g.Types[node.Type].Limit > 0 {
-			uf.limited[int32(i)] = []int32{int32(i)}
-		}
+	for i := 0; i < n; i++ {
+		uf.add()
 	}
 	return uf
+}
+
+// add makes the next node of the graph a cluster of its own.
+func (uf *unionFind) add() {
+	i := int32(len(uf.parent))
+	uf.parent = append(uf.parent, i)
+	uf.size = append(uf.size, 1)
+	uf.next = append(uf.next, -1)
+	if node := uf.g.Nodes[i]; !node.Record && uf.g.Types[node.Type].Limit > 0 {
+		uf.head = append(uf.head, i)
+		uf.tail = append(uf.tail, i)
+	} else {
+		uf.head = append(uf.head, -1)
+		uf.tail = append(uf.tail, -1)
+	}
+	if len(uf.counts) < len(uf.g.Types) {
+		uf.counts = make([]int32, len(uf.g.Types))
+	}
 }
 
 func (uf *unionFind) find(x int32) int32 {
@@ -45,85 +92,125 @@ func (uf *unionFind) find(x int32) int32 {
 	return x
 }
 
-// union joins the clusters of a and b and returns "" or, when a guard
-// forbids it, the reason. force skips the limit guard (always-match
-// overrides win over limits) but never a never-match override.
-func (uf *unionFind) union(a, b int32, force bool) string {
+// union joins the clusters of a and b, or, when a guard forbids it,
+// returns why. force skips the limit guard (always-match overrides win
+// over limits) but never a never-match override.
+func (uf *unionFind) union(a, b int32, force bool) refusal {
 	ra, rb := uf.find(a), uf.find(b)
 	if ra == rb {
-		return ""
+		return refusal{}
 	}
-	if reason := uf.neverReason(ra, rb); reason != "" {
-		return reason
+	if r := uf.neverReason(ra, rb); r.guard != none {
+		return r
 	}
-	merged := append(slices.Clone(uf.limited[ra]), uf.limited[rb]...)
 	if !force {
-		if reason := uf.limitReason(merged); reason != "" {
-			return reason
+		if r := uf.limitReason(ra, rb); r.guard != none {
+			return r
 		}
+	}
+	// The merged list: ra's identifiers, then rb's.
+	head, tail := uf.head[ra], uf.tail[rb]
+	switch {
+	case head < 0:
+		head = uf.head[rb]
+	case tail < 0:
+		tail = uf.tail[ra]
+	default:
+		uf.next[uf.tail[ra]] = uf.head[rb]
 	}
 	if uf.size[ra] < uf.size[rb] {
 		ra, rb = rb, ra
 	}
 	uf.parent[rb] = ra
 	uf.size[ra] += uf.size[rb]
-	if len(merged) > 0 {
-		uf.limited[ra] = merged
-	}
-	delete(uf.limited, rb)
+	uf.head[ra], uf.tail[ra] = head, tail
+	uf.head[rb], uf.tail[rb] = -1, -1
 	if n := uf.neverIn[rb]; len(n) > 0 {
 		uf.neverIn[ra] = append(uf.neverIn[ra], n...)
 		delete(uf.neverIn, rb)
 	}
-	return ""
+	return refusal{}
 }
 
-func (uf *unionFind) neverReason(ra, rb int32) string {
+func (uf *unionFind) neverReason(ra, rb int32) refusal {
 	if len(uf.never) == 0 {
-		return ""
+		return refusal{}
 	}
 	for _, side := range [2][2]int32{{ra, rb}, {rb, ra}} {
 		for _, rec := range uf.neverIn[side[0]] {
 			for _, partner := range uf.never[rec] {
 				if uf.find(partner) == side[1] {
-					return fmt.Sprintf("never-match override: %s and %s", uf.g.Nodes[rec].Value, uf.g.Nodes[partner].Value)
+					return refusal{guard: neverMatch, rec: rec, partner: partner}
 				}
 			}
 		}
 	}
-	return ""
+	return refusal{}
 }
 
-func (uf *unionFind) limitReason(merged []int32) string {
-	if len(merged) < 2 {
-		return ""
+func (uf *unionFind) neverText(rec, partner int32) string {
+	return fmt.Sprintf("never-match override: %s and %s", uf.g.Nodes[rec].Value, uf.g.Nodes[partner].Value)
+}
+
+// limitReason checks the limited identifiers the union of ra and rb would
+// hold, ra's first, and names the first type whose count of distinct
+// owners goes over its limit.
+func (uf *unionFind) limitReason(ra, rb int32) refusal {
+	ha, hb := uf.head[ra], uf.head[rb]
+	if ha < 0 && (hb < 0 || hb == uf.tail[rb]) || hb < 0 && ha == uf.tail[ra] {
+		return refusal{} // fewer than two
 	}
-	// Distinct owners per type; owners are few per cluster, so a slice
-	// scan beats a map.
-	type seen struct {
-		typ   int16
-		owner int32
+	t := uf.overLimit(ha, hb)
+	for _, s := range uf.owners {
+		uf.counts[s.typ] = 0
 	}
-	var owners []seen
-	counts := map[int16]int{}
-	for _, n := range merged {
-		t := uf.g.Nodes[n].Type
-		o := uf.g.ownerOf(n)
-		dup := false
-		for _, s := range owners {
-			if s.typ == t && s.owner == o {
-				dup = true
-				break
+	uf.owners = uf.owners[:0]
+	if t < 0 {
+		return refusal{}
+	}
+	return refusal{guard: limit, typ: t}
+}
+
+// overLimit walks the lists from ha and hb, counting distinct owners per
+// type in uf.owners and uf.counts (the caller clears them); it returns the
+// first type to go over its limit, or -1. Owners are few per cluster, so a
+// slice scan beats a map.
+func (uf *unionFind) overLimit(ha, hb int32) int16 {
+	for _, h := range [2]int32{ha, hb} {
+		for n := h; n >= 0; n = uf.next[n] {
+			t := uf.g.Nodes[n].Type
+			o := uf.g.ownerOf(n)
+			dup := false
+			for _, s := range uf.owners {
+				if s.typ == t && s.owner == o {
+					dup = true
+					break
+				}
+			}
+			if dup {
+				continue
+			}
+			uf.owners = append(uf.owners, typeOwner{t, o})
+			uf.counts[t]++
+			if uf.counts[t] > int32(uf.g.Types[t].Limit) {
+				return t
 			}
 		}
-		if dup {
-			continue
-		}
-		owners = append(owners, seen{t, o})
-		counts[t]++
-		if limit := uf.g.Types[t].Limit; counts[t] > limit {
-			return fmt.Sprintf("limit: the profile would hold %d %s values (at most %d)", counts[t], uf.g.Types[t].Name, limit)
-		}
 	}
-	return ""
+	return -1
+}
+
+// text is the reason a union was refused.
+func (uf *unionFind) text(r refusal) string {
+	if r.guard == neverMatch {
+		return uf.neverText(r.rec, r.partner)
+	}
+	return uf.limitText(r.typ)
+}
+
+// limitText is the reason a union was refused for a type's limit: the
+// count that broke it is always one over the limit.
+func (uf *unionFind) limitText(t int16) string {
+	limit := uf.g.Types[t].Limit
+	return fmt.Sprintf("limit: the profile would hold %d %s values (at most %d)", limit+1, uf.g.Types[t].Name, limit)
 }
