@@ -147,3 +147,14 @@ type IndexColumn struct {
 type Indexer interface {
 	CreateIndex(ctx context.Context, table string, cols []IndexColumn) error
 }
+
+// EditBounder is implemented by dialects that test a small edit distance
+// more cheaply than they compute it in full. A comparison level "edit
+// distance ≤ k" needs the distance only up to k: beyond it any value
+// gives the same level.
+type EditBounder interface {
+	// EditDistanceUpTo returns the SQL expression of the edit distance
+	// (Similarity "levenshtein") of the text expressions a and b when it
+	// is at most k, and k+1 when it is more; null when a or b is null.
+	EditDistanceUpTo(a, b string, k int) string
+}

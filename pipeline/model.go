@@ -282,10 +282,26 @@ func (p *modelPlan) comparisonSQL(ci int) string {
 	// ≥ 0.7) is computed once per pair in the inner query: the engine
 	// does not share it between the branches of a CASE.
 	uses := map[string]int{}
+	bound := map[string]float64{} // column → the largest "edit distance ≤ k" of its levels
 	for _, l := range comp.Levels {
 		if m := similarityMetric(l.Kind); m != "" {
 			uses[m+" "+colOf(l)]++
 		}
+		if l.Kind == knitfs.KindLevenshtein {
+			if b, ok := bound[colOf(l)]; !ok || l.Threshold > b {
+				bound[colOf(l)] = l.Threshold
+			}
+		}
+	}
+	// An edit distance tested only against thresholds up to k is needed
+	// only up to k: any distance above gives the same levels as k+1, and
+	// engines that can tell "more than k" cheaply (engine.EditBounder)
+	// skip the full computation for most pairs.
+	similarity := func(metric, a, b, col string) string {
+		if e, ok := p.d.(engine.EditBounder); ok && metric == "levenshtein" && bound[col] >= 0 {
+			return e.EditDistanceUpTo(a, b, int(math.Floor(bound[col])))
+		}
+		return p.d.Similarity(metric, a, b)
 	}
 	hoisted := map[string]string{}
 	exactBefore := map[string]bool{}
@@ -310,12 +326,12 @@ func (p *modelPlan) comparisonSQL(ci int) string {
 			}
 		case knitfs.KindJaroWinkler, knitfs.KindLevenshtein, knitfs.KindJaccard:
 			metric := similarityMetric(l.Kind)
-			sim := p.d.Similarity(metric, lc, rc)
+			sim := similarity(metric, lc, rc, col)
 			if key := metric + " " + col; uses[key] > 1 {
 				if hoisted[key] == "" {
 					hoisted[key] = p.d.Quote(fmt.Sprintf("s%d", len(p.sims)))
 					// Pairs an earlier exact level took never read it.
-					p.sims = append(p.sims, hoistedSim{expr: p.d.Similarity(metric, "l."+col, "r."+col), alias: hoisted[key], unlessEqual: exactBefore[col], col: col})
+					p.sims = append(p.sims, hoistedSim{expr: similarity(metric, "l."+col, "r."+col, col), alias: hoisted[key], unlessEqual: exactBefore[col], col: col})
 				}
 				sim = hoisted[key]
 			}
@@ -434,6 +450,11 @@ func (p *modelPlan) candidatesSQL(rules [][]string) string {
 	case "link_only":
 		link = " AND l.src <> r.src"
 	case "dedupe_only":
+		// With one source every pair is within it, and the condition
+		// would only widen each join's key.
+		if p.oneSource() {
+			break
+		}
 		link = " AND l.src = r.src"
 	}
 	table := p.d.Quote(p.table)
@@ -573,6 +594,16 @@ func (p *modelPlan) weightSQL() string {
 		terms = append(terms, b.String())
 	}
 	return strings.Join(terms, " + ")
+}
+
+// oneSource reports whether the model's records all come from one source.
+func (p *modelPlan) oneSource() bool {
+	for _, i := range p.recs {
+		if p.r.recs[i].source != p.r.recs[p.recs[0]].source {
+			return false
+		}
+	}
+	return true
 }
 
 // totalPairs is the number of all pairs the link type allows among the
