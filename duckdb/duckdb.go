@@ -91,8 +91,9 @@ func (d *DB) CreateTable(ctx context.Context, table string, cols []engine.Column
 	return d.Exec(ctx, "CREATE OR REPLACE TABLE "+quote(table)+" ("+engine.ColumnDefs(dialect{}, cols)+")")
 }
 
-// Load appends rows through DuckDB's appender, which is about a hundred
-// times faster than INSERT per row.
+// Load bulk-loads rows into a table: through Arrow record batches when knit
+// is built with the duckdb_arrow tag (load_arrow.go), through DuckDB's
+// appender otherwise (load_appender.go). Never an INSERT per row.
 func (d *DB) Load(ctx context.Context, table string, cols []engine.Column, next func(row []any) (bool, error)) (int64, error) {
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
@@ -101,39 +102,9 @@ func (d *DB) Load(ctx context.Context, table string, cols []engine.Column, next 
 	defer conn.Close()
 	var n int64
 	err = conn.Raw(func(raw any) error {
-		names := make([]string, len(cols))
-		for i, c := range cols {
-			names[i] = c.Name
-		}
-		app, err := duckdbdrv.NewAppenderWithColumns(raw.(driver.Conn), "", "", table, names)
-		if err != nil {
-			return fmt.Errorf("duckdb: appender for %s: %w", table, err)
-		}
-		row := make([]any, len(cols))
-		vals := make([]driver.Value, len(cols))
-		for {
-			if n%65536 == 0 && ctx.Err() != nil {
-				app.Close()
-				return ctx.Err()
-			}
-			ok, err := next(row)
-			if err != nil {
-				app.Close()
-				return err
-			}
-			if !ok {
-				break
-			}
-			for i, v := range row {
-				vals[i] = v
-			}
-			if err := app.AppendRow(vals...); err != nil {
-				app.Close()
-				return fmt.Errorf("duckdb: append to %s: %w", table, err)
-			}
-			n++
-		}
-		return app.Close()
+		var err error
+		n, err = bulkLoad(ctx, raw.(driver.Conn), table, cols, next)
+		return err
 	})
 	return n, err
 }

@@ -82,10 +82,13 @@ type IDCounts struct {
 	Retired int64 `json:"retired"`
 }
 
-// StageReport is one stage's duration.
+// StageReport is one stage's duration: wall-clock, and the CPU time of
+// the whole process meanwhile (every thread, DuckDB's included), which
+// stays comparable when other jobs share the machine.
 type StageReport struct {
-	Name    string  `json:"name"`
-	Seconds float64 `json:"seconds"`
+	Name       string  `json:"name"`
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
 func (r *Report) addRefusal(guard string) { r.Refused[guard]++ }

@@ -120,13 +120,13 @@ func Run(ctx context.Context, proj *config.Project, eng engine.Engine, opt Optio
 }
 
 func (r *run) stage(name string, f func() error) error {
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	if r.opt.Progress != nil {
 		r.opt.Progress(name, false, 0)
 	}
 	err := f()
 	d := time.Since(start)
-	r.rep.Stages = append(r.rep.Stages, StageReport{Name: name, Seconds: d.Seconds()})
+	r.rep.Stages = append(r.rep.Stages, StageReport{Name: name, Seconds: d.Seconds(), CPUSeconds: (processCPU() - cpu).Seconds()})
 	if r.opt.Progress != nil {
 		r.opt.Progress(name, true, d)
 	}
@@ -281,17 +281,28 @@ func (r *run) cluster() {
 	// The decisions hold every edge now; the graph's copy is hundreds of
 	// megabytes at scale and nothing reads it again.
 	r.g.Edges = nil
+	// One report per rule or kind name, found per decision by rule index
+	// or kind: millions of decisions, a handful of reports.
 	counts := map[string]*LinkReport{}
+	byRule := make([]*LinkReport, len(r.ruleNames))
+	var byKind [identity.Rule + 1]*LinkReport
 	for _, d := range r.res.Decisions {
-		name := d.Edge.Kind.String()
+		slot := &byKind[d.Edge.Kind]
 		if d.Edge.Rule >= 0 {
-			name = r.ruleNames[d.Edge.Rule]
+			slot = &byRule[d.Edge.Rule]
 		}
-		lr := counts[name]
+		lr := *slot
 		if lr == nil {
-			lr = &LinkReport{Rule: name, Kind: d.Edge.Kind.String()}
-			counts[name] = lr
-			r.rep.Links = append(r.rep.Links, lr)
+			name := d.Edge.Kind.String()
+			if d.Edge.Rule >= 0 {
+				name = r.ruleNames[d.Edge.Rule]
+			}
+			if lr = counts[name]; lr == nil {
+				lr = &LinkReport{Rule: name, Kind: d.Edge.Kind.String()}
+				counts[name] = lr
+				r.rep.Links = append(r.rep.Links, lr)
+			}
+			*slot = lr
 		}
 		if d.Accepted {
 			lr.Accepted++
