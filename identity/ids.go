@@ -86,7 +86,7 @@ func AssignIDs(clusters []Cluster, prevRecord map[string]string, registry map[st
 	}
 
 	a := &Assignment{IDs: make([]string, len(clusters)), Registry: reg}
-	used := map[string]bool{}
+	used := make(map[string]bool, len(clusters))
 	for c, ids := range owned {
 		if len(ids) == 0 {
 			continue

@@ -18,6 +18,14 @@ type unionFind struct {
 	// appends the second root's list to the first's, so the order is the
 	// one a guard reads them in, with no allocation.
 	head, tail, next []int32
+	// tally holds, for a root, how many limited identifiers of each type
+	// its list has, a byte per type (slot gives a type's byte, -1 for
+	// none), saturating at 255. When no type would pass its limit even
+	// counting every identifier as a distinct owner, a union is safe
+	// without walking the lists; tally is nil when some limited type has
+	// no byte (more than eight, or a limit over 254).
+	tally []uint64
+	slot  []int8
 	// neverIn holds, for a root, the records of its cluster that have a
 	// never-match partner.
 	neverIn map[int32][]int32
@@ -60,6 +68,21 @@ func newUnionFind(g *Graph, n int) *unionFind {
 		neverIn: map[int32][]int32{}, never: map[int32][]int32{},
 		counts: make([]int32, len(g.Types)),
 	}
+	uf.slot = make([]int8, len(g.Types))
+	slots := 0
+	for t, spec := range g.Types {
+		uf.slot[t] = -1
+		if spec.Limit > 0 {
+			uf.slot[t] = int8(slots)
+			slots++
+			if spec.Limit > 254 {
+				slots = 9
+			}
+		}
+	}
+	if slots <= 8 {
+		uf.tally = make([]uint64, 0, n)
+	}
 	for i := 0; i < n; i++ {
 		uf.add()
 	}
@@ -72,12 +95,19 @@ func (uf *unionFind) add() {
 	uf.parent = append(uf.parent, i)
 	uf.size = append(uf.size, 1)
 	uf.next = append(uf.next, -1)
+	var tally uint64
 	if node := uf.g.Nodes[i]; !node.Record && uf.g.Types[node.Type].Limit > 0 {
 		uf.head = append(uf.head, i)
 		uf.tail = append(uf.tail, i)
+		if int(node.Type) < len(uf.slot) && uf.slot[node.Type] >= 0 {
+			tally = 1 << (8 * uint(uf.slot[node.Type]))
+		}
 	} else {
 		uf.head = append(uf.head, -1)
 		uf.tail = append(uf.tail, -1)
+	}
+	if uf.tally != nil {
+		uf.tally = append(uf.tally, tally)
 	}
 	if len(uf.counts) < len(uf.g.Types) {
 		uf.counts = make([]int32, len(uf.g.Types))
@@ -125,6 +155,9 @@ func (uf *unionFind) union(a, b int32, force bool) refusal {
 	uf.size[ra] += uf.size[rb]
 	uf.head[ra], uf.tail[ra] = head, tail
 	uf.head[rb], uf.tail[rb] = -1, -1
+	if uf.tally != nil {
+		uf.tally[ra] = addTally(uf.tally[ra], uf.tally[rb])
+	}
 	if n := uf.neverIn[rb]; len(n) > 0 {
 		uf.neverIn[ra] = append(uf.neverIn[ra], n...)
 		delete(uf.neverIn, rb)
@@ -160,6 +193,9 @@ func (uf *unionFind) limitReason(ra, rb int32) refusal {
 	if ha < 0 && (hb < 0 || hb == uf.tail[rb]) || hb < 0 && ha == uf.tail[ra] {
 		return refusal{} // fewer than two
 	}
+	if uf.tally != nil && uf.withinLimits(ra, rb) {
+		return refusal{}
+	}
 	t := uf.overLimit(ha, hb)
 	for _, s := range uf.owners {
 		uf.counts[s.typ] = 0
@@ -169,6 +205,27 @@ func (uf *unionFind) limitReason(ra, rb int32) refusal {
 		return refusal{}
 	}
 	return refusal{guard: limit, typ: t}
+}
+
+// withinLimits reports whether ra's and rb's identifiers together are
+// within every limit even if all were of distinct owners.
+func (uf *unionFind) withinLimits(ra, rb int32) bool {
+	ta, tb := uf.tally[ra], uf.tally[rb]
+	for t, s := range uf.slot {
+		if s >= 0 && int(ta>>(8*uint(s))&0xff+tb>>(8*uint(s))&0xff) > uf.g.Types[t].Limit {
+			return false
+		}
+	}
+	return true
+}
+
+// addTally adds two tallies byte by byte, each saturating at 255.
+func addTally(a, b uint64) uint64 {
+	var sum uint64
+	for s := uint(0); s < 64; s += 8 {
+		sum |= min(a>>s&0xff+b>>s&0xff, 0xff) << s
+	}
+	return sum
 }
 
 // overLimit walks the lists from ha and hb, counting distinct owners per

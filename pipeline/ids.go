@@ -20,23 +20,12 @@ type profile struct {
 // assignIDs turns clusters into profiles and gives each a stable customer
 // ID, remembering last run's IDs.
 func (r *run) assignIDs(ctx context.Context) error {
-	byRoot := map[int32]*profile{}
-	var clusters []*profile
-	for i, rec := range r.recs {
-		root := r.res.Root[rec.node]
-		p := byRoot[root]
-		if p == nil {
-			p = &profile{root: root}
-			byRoot[root] = p
-			clusters = append(clusters, p)
-		}
-		p.records = append(p.records, int32(i))
-	}
+	clusters := r.groupClusters()
 	less := func(a, b int32) int {
 		x, y := r.recs[a], r.recs[b]
 		return cmp.Or(cmp.Compare(x.source, y.source), cmp.Compare(r.g.Nodes[x.node].Value, r.g.Nodes[y.node].Value))
 	}
-	knownRoot := map[int32]bool{}
+	knownRoot := make([]bool, len(r.g.Nodes))
 	for n, node := range r.g.Nodes {
 		if !node.Record && r.types[node.Type].known {
 			knownRoot[r.res.Root[n]] = true
@@ -58,12 +47,13 @@ func (r *run) assignIDs(ctx context.Context) error {
 		return err
 	}
 	cl := make([]identity.Cluster, len(r.profiles))
+	keys := make([]string, 0, len(r.recs)) // every profile's keys, one allocation
 	for i, p := range r.profiles {
-		keys := make([]string, len(p.records))
-		for j, ri := range p.records {
-			keys[j] = r.g.Nodes[r.recs[ri].node].Value
+		start := len(keys)
+		for _, ri := range p.records {
+			keys = append(keys, r.g.Nodes[r.recs[ri].node].Value)
 		}
-		cl[i] = identity.Cluster{Records: keys}
+		cl[i] = identity.Cluster{Records: keys[start:len(keys):len(keys)]}
 	}
 	a := identity.AssignIDs(cl, prevRecord, registry, r.runID)
 	for i, p := range r.profiles {
@@ -94,6 +84,38 @@ func (r *run) assignIDs(ctx context.Context) error {
 	r.idEvents = a.Events
 	r.registry = a.Registry
 	return nil
+}
+
+// groupClusters groups the records by cluster, in order of each cluster's
+// first record. The clusters and their record lists are carved out of one
+// allocation each (a counting sort by cluster), not grown per cluster: a
+// million-record run has hundreds of thousands of clusters.
+func (r *run) groupClusters() []*profile {
+	index := make([]int32, len(r.g.Nodes)) // root → cluster number + 1
+	var sizes []int32
+	for _, rec := range r.recs {
+		root := r.res.Root[rec.node]
+		if index[root] == 0 {
+			sizes = append(sizes, 0)
+			index[root] = int32(len(sizes))
+		}
+		sizes[index[root]-1]++
+	}
+	slab := make([]profile, len(sizes))
+	records := make([]int32, len(r.recs))
+	clusters := make([]*profile, len(sizes))
+	off := int32(0)
+	for c, n := range sizes {
+		slab[c].records = records[off : off : off+n]
+		off += n
+		clusters[c] = &slab[c]
+	}
+	for i, rec := range r.recs {
+		p := &slab[index[r.res.Root[rec.node]]-1]
+		p.root = r.res.Root[rec.node]
+		p.records = append(p.records, int32(i))
+	}
+	return clusters
 }
 
 // makesProfile: a cluster is a profile when it holds a record of a source
