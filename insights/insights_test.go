@@ -426,3 +426,19 @@ func TestSegmentHistoryKeptWhenNothingChanged(t *testing.T) {
 		}
 	}
 }
+
+// Sums and averages of a float property are exact decimals, so they do
+// not depend on the order the engine adds them in: 0.1 + 0.2 is 0.3 (as
+// doubles it is 0.30000000000000004, and a parallel sum may differ from
+// run to run in the last bit).
+func TestFloatSumsAreExact(t *testing.T) {
+	events := shopEvents + "e6,m3,2024-03-03 10:00:00,Purchase,0.1,S1\ne7,m3,2024-03-04 10:00:00,Purchase,0.2,S1\n"
+	s := runShop(t, writeShop(t, events, "  tiny: revenue <= 0.3 and revenue > 0\n"), shopNow)
+	m3 := s.customer("m3")
+	if got := s.value(`SELECT CAST(revenue = 0.3 AS VARCHAR) || ' ' || CAST(avg_amount = 0.15 AS VARCHAR) FROM customer_measures WHERE customer_id = ?`, m3); got != "true true" {
+		t.Errorf("m3's revenue = 0.3 and avg = 0.15: %s, want true true", got)
+	}
+	if got := s.value(`SELECT customer_id FROM segment_members WHERE segment = 'tiny'`); got != m3 {
+		t.Errorf("tiny = %s, want m3 (%s)", got, m3)
+	}
+}

@@ -102,7 +102,7 @@ func CompileMeasures(cfg *config.Config, d engine.Dialect, now time.Time) (aggs 
 		if m.Formula != "" {
 			continue
 		}
-		expr, err := compileAggregate(m, schema, "a", p, now)
+		expr, err := compileAggregate(m, schema, floatProperties(cfg), "a", p, now)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -132,8 +132,27 @@ func measureError(m *config.Measure, key string, err error) error {
 	return knit.Errorf(knit.EINVALID, "measures.%s.%s: %s", m.Name, key, strings.ReplaceAll(err.Error(), "\n", "\n\t"))
 }
 
+// floatProperties lists the activity properties held as floating point.
+func floatProperties(cfg *config.Config) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range Properties(cfg) {
+		out[p.Name] = p.Type == engine.Double
+	}
+	return out
+}
+
+// exactSumDigits is the number of decimals a floating-point property is
+// rounded to before it is summed or averaged: the sum is then exact (a
+// decimal of 38 digits), so it does not depend on the order in which the
+// engine's threads add the values up. Summed as doubles, a customer whose
+// revenue is 500.00 could come out 499.99999999999994 in one run and
+// 500.00000000000006 in the next, over the same activities, and enter and
+// leave "revenue >= 500" from run to run (seen at 50M activities).
+const exactSumDigits = 9
+
 // compileAggregate compiles one measure's aggregate with its filter.
-func compileAggregate(m *config.Measure, s *segment.Schema, alias string, p *params, now time.Time) (string, error) {
+// floats lists the properties that are floating point.
+func compileAggregate(m *config.Measure, s *segment.Schema, floats map[string]bool, alias string, p *params, now time.Time) (string, error) {
 	col := func(name string) (string, segment.FieldType, error) {
 		if t, ok := s.ActivityProps[name]; ok {
 			return alias + "." + p.d.Quote(name), t, nil
@@ -221,7 +240,13 @@ func compileAggregate(m *config.Measure, s *segment.Schema, alias string, p *par
 		return "count(*)" + filter, nil
 	case "count_distinct":
 		return "count(DISTINCT " + of + ")" + filter, nil
-	case "sum", "avg", "min", "max":
+	case "sum", "avg":
+		if floats[m.Of] {
+			dec := fmt.Sprintf("DECIMAL(38, %d)", exactSumDigits)
+			return "CAST(" + m.Aggregate + "(CAST(" + of + " AS " + dec + "))" + filter + " AS " + p.d.TypeName(engine.Double) + ")", nil
+		}
+		return m.Aggregate + "(" + of + ")" + filter, nil
+	case "min", "max":
 		return m.Aggregate + "(" + of + ")" + filter, nil
 	case "first":
 		return pick(of, ts, false), nil
@@ -537,7 +562,7 @@ func (env *Env) buildBusinessMeasures(ctx context.Context, now time.Time) (int, 
 			dimExpr = p.add("")
 		}
 		// The aggregate's parameters follow the dimension's in the text.
-		agg, err := compileAggregate(m, schema, "a", p, now)
+		agg, err := compileAggregate(m, schema, floatProperties(cfg), "a", p, now)
 		if err != nil {
 			return n, err
 		}

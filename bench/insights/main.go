@@ -335,6 +335,9 @@ FROM range(%d) t(i)`, customers, events),
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
 	return s[len(s)/2]
 }
 
