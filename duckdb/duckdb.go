@@ -91,9 +91,8 @@ func (d *DB) CreateTable(ctx context.Context, table string, cols []engine.Column
 	return d.Exec(ctx, "CREATE OR REPLACE TABLE "+quote(table)+" ("+engine.ColumnDefs(dialect{}, cols)+")")
 }
 
-// Load bulk-loads rows into a table: through Arrow record batches when knit
-// is built with the duckdb_arrow tag (load_arrow.go), through DuckDB's
-// appender otherwise (load_appender.go). Never an INSERT per row.
+// Load bulk-loads rows into a table through DuckDB's appender
+// (load_appender.go), never an INSERT per row.
 func (d *DB) Load(ctx context.Context, table string, cols []engine.Column, next func(row []any) (bool, error)) (int64, error) {
 	conn, err := d.db.Conn(ctx)
 	if err != nil {

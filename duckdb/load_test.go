@@ -11,10 +11,6 @@ import (
 	"github.com/knit-cdp/knit/engine"
 )
 
-// The tests run against both bulk paths: `go test ./duckdb/` exercises the
-// appender, `go test -tags duckdb_arrow ./duckdb/` the Arrow stream
-// (scripts/test runs both).
-
 var loadCols = []engine.Column{
 	{Name: "key", Type: engine.Text}, {Name: "n", Type: engine.BigInt}, {Name: "x", Type: engine.Double},
 	{Name: "ok", Type: engine.Bool}, {Name: "at", Type: engine.Timestamp}, {Name: "day", Type: engine.Date},
@@ -122,9 +118,9 @@ func deref[T any](p *T) any {
 	return *p
 }
 
-// A producer that fails half-way gets its error back; through Arrow the
-// table is left as it was (one INSERT), the appender may have flushed part
-// of the rows (the pipeline loads only staged tables, dropped on failure).
+// A producer that fails half-way gets its error back. The appender may
+// have flushed part of the rows: the pipeline loads only staged tables,
+// which a failed run drops.
 func TestLoadFailureLoadsNothing(t *testing.T) {
 	db := openTemp(t)
 	ctx := context.Background()
@@ -141,9 +137,6 @@ func TestLoadFailureLoadsNothing(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("got %v, want the producer's error", err)
 	}
-	if n := countRows(t, db); atomicLoad && n != 0 {
-		t.Fatalf("%d rows after a failed load, want 0", n)
-	}
 }
 
 func TestLoadWrongTypeNamesTheColumn(t *testing.T) {
@@ -152,11 +145,8 @@ func TestLoadWrongTypeNamesTheColumn(t *testing.T) {
 		{"a", int64(1), 1.0, true, nil, nil, nil},
 		{"b", "not a number", 1.0, true, nil, nil, nil},
 	}))
-	if err == nil || atomicLoad && !strings.Contains(err.Error(), "row 2, column n") {
-		t.Fatalf("got %v, want an error naming row 2, column n", err)
-	}
-	if n := countRows(t, db); atomicLoad && n != 0 {
-		t.Fatalf("%d rows after a failed load, want 0", n)
+	if err == nil || !strings.Contains(err.Error(), "append to t") {
+		t.Fatalf("got %v, want an error naming the table", err)
 	}
 }
 
@@ -175,9 +165,6 @@ func TestLoadCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
-	if n := countRows(t, db); atomicLoad && n != 0 {
-		t.Fatalf("%d rows after a cancelled load, want 0", n)
-	}
 	if err := db.Exec(context.Background(), "DELETE FROM t"); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +177,7 @@ func TestLoadCancelled(t *testing.T) {
 	}
 }
 
-// Rows with large text are sent in more, smaller batches: memory stays flat.
+// Rows with large text load whole.
 func TestLoadLargeText(t *testing.T) {
 	db := openTemp(t)
 	big := strings.Repeat("é", 512<<10) // 1 MiB
