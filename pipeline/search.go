@@ -2,8 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/knit-cdp/knit/config"
@@ -92,7 +92,7 @@ func (r *run) searchSource(table string) string {
 
 // buildSearch writes the search tables, staged.
 func (r *run) buildSearch(ctx context.Context) error {
-	if err := r.searchNames(ctx); err != nil {
+	if err := r.searchNameTokens(ctx); err != nil {
 		return err
 	}
 	if err := r.searchProfiles(ctx); err != nil {
@@ -124,13 +124,16 @@ func (r *run) buildSearch(ctx context.Context) error {
 	return nil
 }
 
-// searchNames writes search_names (term, customer_id, label): the name
-// tokens of every record of a profile, folded by standardize.Text in Go
-// (the engines' lower() does not fold accents alike), so a customer is
-// also found by a name only an older record carries.
-func (r *run) searchNames(ctx context.Context) error {
-	cols := []engine.Column{{Name: "term", Type: engine.Text}, {Name: "customer_id", Type: engine.Text}, {Name: "label", Type: engine.Text}}
-	staged := engine.StagedName("search_names")
+// searchNameTokens writes search_name_tokens (value, token): the name
+// tokens of every distinct value of the name fields among the records of
+// a profile, folded by standardize.Text in Go (the engines' lower() does
+// not fold accents alike). A million records carry far fewer distinct
+// names, so only those cross from the engine to Go and back; the engine
+// then pairs them with every record of a profile (searchTerms), and a
+// customer is also found by a name only an older record carries.
+func (r *run) searchNameTokens(ctx context.Context) error {
+	cols := []engine.Column{{Name: "value", Type: engine.Text}, {Name: "token", Type: engine.Text}}
+	staged := engine.StagedName("search_name_tokens")
 	if err := r.eng.CreateTable(ctx, staged, cols); err != nil {
 		return err
 	}
@@ -139,39 +142,36 @@ func (r *run) searchNames(ctx context.Context) error {
 		return nil
 	}
 	q := r.eng.Dialect().Quote
-	sel, present := make([]string, len(fields)), make([]string, len(fields))
+	sel := make([]string, len(fields))
 	for i, f := range fields {
-		sel[i], present[i] = q(f), q(f)+" IS NOT NULL"
+		sel[i] = "SELECT " + q(f) + " FROM " + r.searchSource("records") + " WHERE customer_id IS NOT NULL AND " + q(f) + " IS NOT NULL"
 	}
-	rows, err := r.eng.Query(ctx, "SELECT customer_id, "+strings.Join(sel, ", ")+" FROM "+r.searchSource("records")+
-		" WHERE customer_id IS NOT NULL AND ("+strings.Join(present, " OR ")+")")
+	rows, err := r.eng.Query(ctx, strings.Join(sel, " UNION "))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	b := startBulk(ctx, r.eng, staged, cols)
-	vals := make([]sql.NullString, len(fields))
-	dest := make([]any, len(fields)+1)
-	var cust string
-	dest[0] = &cust
-	for i := range vals {
-		dest[i+1] = &vals[i]
-	}
+	var seen []string
 	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			b.abort()
 			return fmt.Errorf("search names: %w", err)
 		}
-		for i, v := range vals {
-			folded, ok := standardize.Text(v.String)
-			if !v.Valid || !ok {
-				continue
+		folded, ok := standardize.Text(v)
+		if !ok {
+			continue
+		}
+		seen = seen[:0]
+		for _, tok := range strings.Fields(folded) {
+			if slices.Contains(seen, tok) {
+				continue // "Anna Anna": one row is enough
 			}
-			for _, tok := range strings.Fields(folded) {
-				if err := b.add([]any{tok, cust, fields[i]}); err != nil {
-					b.abort()
-					return err
-				}
+			seen = append(seen, tok)
+			if err := b.add([]any{v, tok}); err != nil {
+				b.abort()
+				return err
 			}
 		}
 	}
@@ -194,39 +194,42 @@ func (r *run) searchTerms(ctx context.Context) error {
 	q := d.Quote
 	text := d.TypeName(engine.Text)
 	args := engine.NewArgs(d)
+	// One record's name fields, a row per field with a value.
+	var names []string
+	for _, f := range NameFields(&r.proj.Config) {
+		names = append(names, "SELECT customer_id, CAST("+args.Add(f)+" AS "+text+") AS label, "+q(f)+" AS v FROM "+
+			r.searchSource("records")+" WHERE customer_id IS NOT NULL AND "+q(f)+" IS NOT NULL")
+	}
+	if len(names) == 0 {
+		names = append(names, "SELECT customer_id, CAST(NULL AS "+text+") AS label, CAST(NULL AS "+text+") AS v FROM "+
+			r.searchSource("records")+" WHERE 1 = 0")
+	}
 	phones := inList("type", identifierTypesBy(&r.proj.Config, "phone"), args)
-	terms, names := q(engine.StagedName("search_terms")), q(engine.StagedName("search_names"))
+	terms, tokens := q(engine.StagedName("search_terms")), q(engine.StagedName("search_name_tokens"))
 	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+terms); err != nil {
 		return err
 	}
-	// Sorting the narrow rows first and joining the profile columns after
-	// keeps DuckDB within its memory limit at millions of terms; the join
-	// streams the sorted side through, so the order survives in row
-	// groups, which is all the zone maps need.
-	keys := q(engine.StagedName("search_keys"))
-	stmt := `CREATE TABLE ` + keys + ` AS
-SELECT term, customer_id, kind, label, value FROM (
-  SELECT DISTINCT term, customer_id, CAST('name' AS ` + text + `) AS kind, label, CAST(NULL AS ` + text + `) AS value FROM ` + names + `
-  UNION ALL
-  SELECT CASE WHEN ` + phones + ` THEN ltrim(value, '+') ELSE lower(value) END, customer_id, CAST('id' AS ` + text + `), type, value
-  FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL
-) t ORDER BY kind, label, term, customer_id`
-	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+keys); err != nil {
-		return err
-	}
+	// The narrow rows are sorted and the profile columns joined after, in
+	// one statement: sorting the wide rows would take DuckDB past its
+	// memory limit at millions of terms, and a table of the sorted keys
+	// costs a write and a read of millions of rows. The join streams the
+	// sorted side through, so the order survives in row groups, which is
+	// all the zone maps need.
+	stmt := `CREATE TABLE ` + terms + ` AS
+SELECT t.term, t.kind, t.label, t.value, ` + searchProfileColumns("s") + `
+FROM (
+  SELECT term, customer_id, kind, label, value FROM (
+    SELECT DISTINCT n.token AS term, r.customer_id, CAST('name' AS ` + text + `) AS kind, r.label, CAST(NULL AS ` + text + `) AS value
+    FROM (` + strings.Join(names, " UNION ALL ") + `) r JOIN ` + tokens + ` n ON n.value = r.v
+    UNION ALL
+    SELECT CASE WHEN ` + phones + ` THEN ltrim(value, '+') ELSE lower(value) END, customer_id, CAST('id' AS ` + text + `), type, value
+    FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL
+  ) k ORDER BY kind, label, term
+) t JOIN ` + q(engine.StagedName("search_profiles")) + ` s ON s.customer_id = t.customer_id`
 	if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
 		return err
 	}
-	stmt = `CREATE TABLE ` + terms + ` AS
-SELECT t.term, t.kind, t.label, t.value, ` + searchProfileColumns("s") + `
-FROM ` + keys + ` t JOIN ` + q(engine.StagedName("search_profiles")) + ` s ON s.customer_id = t.customer_id`
-	if err := r.eng.Exec(ctx, stmt); err != nil {
-		return err
-	}
-	if err := r.eng.Exec(ctx, "DROP TABLE "+keys); err != nil {
-		return err
-	}
-	return r.eng.Exec(ctx, "DROP TABLE "+names)
+	return r.eng.Exec(ctx, "DROP TABLE "+tokens)
 }
 
 // searchProfileColumns lists the columns of search_profiles, qualified.

@@ -1,0 +1,172 @@
+package pipeline_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/knit-cdp/knit/demo"
+	"github.com/knit-cdp/knit/pipeline"
+	"github.com/knit-cdp/knit/standardize"
+)
+
+// TestSearchIndex checks the search tables a run writes against the same
+// index spelt out in Go from the results they are built from: a name term
+// for every token of every name field of every record of a profile, an id
+// term for every identifier, each with its profile's search_profiles
+// columns. It does so on the coffee example (accents, anonymous visitors
+// with profiles of their own) and on a generated project, after a full run
+// and after `knit run --only search`, which reads the live results back.
+func TestSearchIndex(t *testing.T) {
+	coffee := copyProject(t, "../examples/coffee")
+	editConfig(t, coffee, "include_all_records: [", "include_all_records: [web, ")
+	generated := t.TempDir()
+	opt, err := demo.Preset("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Customers = 300
+	if _, err := demo.Generate(generated, opt); err != nil {
+		t.Fatal(err)
+	}
+	for name, dir := range map[string]string{"coffee": coffee, "generated": generated} {
+		t.Run(name, func(t *testing.T) {
+			p, _ := mustRun(t, dir)
+			full := checkSearchIndex(t, p)
+			if _, err := pipeline.Run(context.Background(), p.proj, p.db, pipeline.Options{Only: []string{"search"}}); err != nil {
+				t.Fatal(err)
+			}
+			if again := checkSearchIndex(t, p); !slices.Equal(again, full) {
+				t.Errorf("--only search wrote %d terms, the full run %d, or other ones", len(again), len(full))
+			}
+		})
+	}
+}
+
+// checkSearchIndex compares search_terms with the terms computed in Go
+// and returns them, sorted.
+func checkSearchIndex(t *testing.T, p *project) []string {
+	t.Helper()
+	names := pipeline.NameFields(&p.proj.Config)
+	if len(names) == 0 {
+		t.Fatal("the project has no name fields")
+	}
+	phones := map[string]bool{}
+	for typ, it := range p.proj.Config.Identifiers {
+		phones[typ] = strings.EqualFold(it.Normalize, "phone")
+	}
+	// The profile columns every term carries, by customer.
+	profileCols := "customer_id, known, record_count, sources, first_seen, last_seen, name, sort_name, email, phone, segments"
+	profiles := map[string]string{}
+	queryRows(t, p, "SELECT s.*, "+quoteAll("p.", names)+" FROM (SELECT "+profileCols+" FROM search_profiles) s JOIN profiles p ON p.customer_id = s.customer_id",
+		func(v []sql.NullString) {
+			profiles[v[0].String] = rowText(v[:11])
+			// The display name: the name fields that have a value, in order.
+			var parts []string
+			for _, f := range v[11:] {
+				if f.Valid {
+					parts = append(parts, f.String)
+				}
+			}
+			if want := strings.Join(parts, " "); v[6].String != want || v[7].String != strings.ToLower(want) || v[6].Valid != (want != "") {
+				t.Errorf("customer %s: name %q, sort name %q; want %q", v[0].String, v[6].String, v[7].String, want)
+			}
+		})
+	if n := p.count("SELECT count(*) FROM profiles"); len(profiles) != n || n == 0 {
+		t.Fatalf("%d search profiles, %d profiles", len(profiles), n)
+	}
+	seen := map[string]bool{}
+	var want []string
+	add := func(term, kind, label string, value sql.NullString, customer string) {
+		row := rowText([]sql.NullString{{String: term, Valid: true}, {String: kind, Valid: true}, {String: label, Valid: true}, value}) + "|" + profiles[customer]
+		if !seen[row] {
+			seen[row] = true
+			want = append(want, row)
+		}
+	}
+	queryRows(t, p, "SELECT customer_id, "+quoteAll("", names)+" FROM records WHERE customer_id IS NOT NULL", func(v []sql.NullString) {
+		for i, f := range v[1:] {
+			folded, ok := standardize.Text(f.String)
+			if !f.Valid || !ok {
+				continue
+			}
+			for _, tok := range strings.Fields(folded) {
+				add(tok, "name", names[i], sql.NullString{}, v[0].String)
+			}
+		}
+	})
+	queryRows(t, p, "SELECT customer_id, type, value FROM identifiers WHERE customer_id IS NOT NULL", func(v []sql.NullString) {
+		term := strings.ToLower(v[2].String)
+		if phones[v[1].String] {
+			term = strings.TrimLeft(v[2].String, "+")
+		}
+		add(term, "id", v[1].String, v[2], v[0].String)
+	})
+	var got []string
+	queryRows(t, p, "SELECT term, kind, label, value, "+profileCols+" FROM search_terms", func(v []sql.NullString) {
+		got = append(got, rowText(v[:4])+"|"+rowText(v[4:]))
+	})
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		for _, r := range got {
+			if !seen[r] {
+				t.Errorf("unexpected term %s", r)
+			}
+		}
+		t.Fatalf("search_terms: %d rows, want %d", len(got), len(want))
+	}
+	if p.count("SELECT count(*) FROM search_terms WHERE kind = 'name'") == 0 || p.count("SELECT count(*) FROM search_terms WHERE kind = 'id'") == 0 {
+		t.Fatal("no name or no id terms")
+	}
+	return got
+}
+
+func quoteAll(prefix string, cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = prefix + `"` + c + `"`
+	}
+	return strings.Join(q, ", ")
+}
+
+// rowText renders values with NULL distinct from any string.
+func rowText(v []sql.NullString) string {
+	var b strings.Builder
+	for _, s := range v {
+		if s.Valid {
+			fmt.Fprintf(&b, "%q,", s.String)
+		} else {
+			b.WriteString("NULL,")
+		}
+	}
+	return b.String()
+}
+
+// queryRows scans every row of a query as strings.
+func queryRows(t *testing.T, p *project, query string, each func([]sql.NullString)) {
+	t.Helper()
+	rows, err := p.db.SQL().Query(query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	v := make([]sql.NullString, len(cols))
+	dest := make([]any, len(cols))
+	for i := range v {
+		dest[i] = &v[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			t.Fatal(err)
+		}
+		each(v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
