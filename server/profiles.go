@@ -18,11 +18,11 @@ type Profile struct {
 	CustomerID string `json:"customer_id"`
 	// Via says how the key was found: identifier, record or customer_id;
 	// PreviousID is set when the key was an ID merged into this one.
-	Via        string         `json:"via"`
-	PreviousID string         `json:"previous_id,omitempty"`
-	Known      bool           `json:"known"`
-	FirstSeen  *time.Time     `json:"first_seen,omitempty"`
-	LastSeen   *time.Time     `json:"last_seen,omitempty"`
+	Via        string     `json:"via"`
+	PreviousID string     `json:"previous_id,omitempty"`
+	Known      bool       `json:"known"`
+	FirstSeen  *time.Time `json:"first_seen,omitempty"`
+	LastSeen   *time.Time `json:"last_seen,omitempty"`
 	// The rest changes only when the profile's members or IDs do, so the
 	// published view (view.go) renders it once.
 	profileTail

@@ -517,13 +517,16 @@ func (s *state) activitiesOf(root int32) []liveActivity {
 }
 
 // appendActivity adds an activity to a record's list; the caller holds the
-// write lock, or the read lock and actsMu.
-func (s *state) appendActivity(rec int32, a liveActivity) {
+// write lock, or the read lock and actsMu. It reports whether the oldest
+// activities were dropped to make room.
+func (s *state) appendActivity(rec int32, a liveActivity) (trimmed bool) {
 	list := append(s.acts[rec], a)
 	if len(list) > activitiesPerRecord {
 		list = slices.Delete(list, 0, len(list)-activitiesPerRecord)
+		trimmed = true
 	}
 	s.acts[rec] = list
+	return trimmed
 }
 
 // applyQuick handles, under the read lock only, an event that changes
@@ -558,8 +561,8 @@ func (s *state) applyQuick(p *prepared) bool {
 	// Published under actsMu: two repeat visits to one profile publish
 	// one after the other, the later with both activities.
 	s.actsMu.Lock()
-	s.appendActivity(rec, p.act)
-	s.publishTimes(root)
+	trimmed := s.appendActivity(rec, p.act)
+	s.publishTimes(root, p.act.ts, trimmed)
 	s.actsMu.Unlock()
 	return true
 }

@@ -171,9 +171,11 @@ func (s *state) buildView(root int32, id string) *view {
 }
 
 // publishTimes republishes a cluster's view with its activity times
-// brought up to date: a repeat visit changes nothing else. The caller
-// holds the read lock and actsMu.
-func (s *state) publishTimes(root int32) {
+// brought up to date after an activity at ts was appended: a repeat visit
+// changes nothing else. The new time widens the range; only when older
+// activities were dropped (trimmed) are the cluster's times read again.
+// The caller holds the read lock and actsMu.
+func (s *state) publishTimes(root int32, ts unixTime, trimmed bool) {
 	if !s.publishing {
 		return
 	}
@@ -182,7 +184,20 @@ func (s *state) publishTimes(root int32) {
 	if old == nil {
 		return
 	}
-	first, last := s.liveTimes(root, old.st.batchFirst, old.st.batchLast)
+	var first, last *time.Time
+	if trimmed {
+		first, last = s.liveTimes(root, old.st.batchFirst, old.st.batchLast)
+	} else {
+		// As liveTimes: strictly earlier or later replaces, so a batch
+		// time equal to the new one is kept.
+		first, last = old.first, old.last
+		if t := ts.time(); first == nil || t.Before(*first) {
+			first = &t
+		}
+		if t := ts.time(); last == nil || t.After(*last) {
+			last = &t
+		}
+	}
 	if timeEq(first, old.first) && timeEq(last, old.last) {
 		return
 	}

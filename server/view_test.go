@@ -225,3 +225,32 @@ func sweep(stop <-chan struct{}, acked *sync.Map, each func(k, v any) bool) *syn
 	}
 	return &readers
 }
+
+// A repeat visit republishes only the times: the new activity widens
+// them, and once the oldest activities are dropped (100 kept per record)
+// first_seen moves on, as the locked path computes it.
+func TestLookupTimesAfterRepeatVisits(t *testing.T) {
+	ts := startServer(t, copyShop(t))
+	ts.send("/v1/identify", `{"anonymousId":"rep","userId":"u-rep","messageId":"rep0","timestamp":"2026-01-01T00:00:00Z"}`)
+	var msgs []string
+	for i := 1; i <= activitiesPerRecord+5; i++ {
+		// Out of order: every third event is older than the one before.
+		day := 10 + i
+		if i%3 == 0 {
+			day = i / 3
+		}
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, day).Format(time.RFC3339)
+		msgs = append(msgs, fmt.Sprintf(`{"type":"track","anonymousId":"rep","userId":"u-rep","event":"E","messageId":"rep%d","timestamp":"%s"}`, i, at))
+		if i%10 == 0 || i == activitiesPerRecord+5 {
+			ts.send("/v1/batch", `{"batch":[`+strings.Join(msgs, ",")+`]}`)
+			msgs = msgs[:0]
+			fast, slow, ok := lookupBoth(t, ts.srv, "anonymous_id:rep")
+			if !ok || !bytes.Equal(fast, slow) {
+				t.Fatalf("after %d events (answered %v):\nview:   %s\nlocked: %s", i, ok, fast, slow)
+			}
+		}
+	}
+	if p := ts.profile("anonymous_id:rep"); p["first_seen"] == "2026-01-01T00:00:00Z" {
+		t.Fatalf("first_seen kept a dropped activity's time: %v", p)
+	}
+}
