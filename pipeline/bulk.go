@@ -97,5 +97,7 @@ func (b *bulk) close() error {
 func (b *bulk) abort() {
 	b.cancel()
 	close(b.batches)
-	<-b.done
+	if b.err == nil { // wait has not taken the loader's result yet
+		<-b.done
+	}
 }

@@ -223,71 +223,40 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 		visitorCol = slices.Index(s.cfg.IdentCols, s.cfg.VisitorKey)
 	}
 
-	typed := make([]any, len(cols))
-	var slab []any
 	var pending map[string]*record // profile rows by primary key, before they enter the graph
 	if !events {
 		pending = map[string]*record{}
 	}
-	// The engine appends rows on its own goroutine while this one parses,
-	// standardises and builds the graph: the two halves use both cores.
+	// Three goroutines share the work: this one reads, types and
+	// standardises the rows (readRows); the engine appends the raw rows on
+	// its own (bulk); the graph is built from the parsed rows on a third,
+	// in row order, so node numbers never depend on scheduling.
 	bulk := startBulk(ctx, r.eng, staged, tableCols)
-	for {
-		row, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		var rowErr *source.RowError
-		if errors.As(err, &rowErr) {
-			s.rep.RowsRead++
-			r.reject(s, rowErr)
-			continue
-		}
-		if err != nil {
-			bulk.abort()
-			return err
-		}
-		s.rep.RowsRead++
-		if err := typer.Convert(row, typed); err != nil {
-			if errors.As(err, &rowErr) {
-				r.reject(s, rowErr)
-				continue
+	batches := make(chan *rowBatch, 8)
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		for b := range batches {
+			for i := range b.rows {
+				if events {
+					r.addEvent(s, &b.rows[i], identTypes, visitorCol)
+				} else {
+					r.addProfileRow(s, pending, &b.rows[i], identTypes, attrFields)
+				}
 			}
-			bulk.abort()
-			return err
 		}
-		pk := strings.TrimSpace(row.Values[pkCol])
-		if pk == "" {
-			r.reject(s, &source.RowError{File: row.File, Line: row.Line, Column: s.cfg.PrimaryKey,
-				Reason: "the primary key is empty", Raw: strings.Join(row.Values, string(csvSep))})
-			continue
-		}
-		// Rows are cut from a slab a batch long: one allocation per batch
-		// instead of one per row (the batch owns its rows until appended).
-		if len(slab) < len(tableCols) {
-			slab = make([]any, bulkBatch*len(tableCols))
-		}
-		out := slab[:len(tableCols):len(tableCols)]
-		slab = slab[len(tableCols):]
-		out[0], out[1] = row.File, row.Line
-		copy(out[2:], typed)
-		if err := bulk.add(out); err != nil {
-			return err
-		}
-		s.rep.RowsLoaded++
-		if events {
-			var ts time.Time
-			if tsCol >= 0 {
-				ts, _ = typed[tsCol].(time.Time)
-			}
-			r.addEvent(s, row, pk, ts, identCols, identTypes, visitorCol)
-		} else {
-			var upd time.Time
-			if updCol >= 0 {
-				upd, _ = typed[updCol].(time.Time)
-			}
-			r.addProfileRow(s, pending, row, pk, upd, identCols, identTypes, attrCols, attrFields)
-		}
+	}()
+	if !events {
+		tsCol = updCol
+	}
+	rp := rowParser{r: r, s: s, typer: typer, cols: tableCols, pkCol: pkCol, tsCol: tsCol,
+		identCols: identCols, identTypes: identTypes, attrCols: attrCols, events: events}
+	err = rp.readRows(rd, bulk, batches)
+	close(batches)
+	<-built
+	if err != nil {
+		bulk.abort()
+		return err
 	}
 	if err := bulk.close(); err != nil {
 		return err
@@ -303,6 +272,129 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 }
 
 const csvSep = ','
+
+// parsedRow is one source row as the reading goroutine hands it to the
+// graph: typed, its identifiers standardised, nothing shared yet.
+type parsedRow struct {
+	file    string
+	line    int64
+	pk      string
+	ts      time.Time     // events: the timestamp; profiles: updated_at
+	idents  []parsedIdent // one per identifier column, in column order
+	attrs   []string      // profiles: trimmed raw values per attribute column
+	content string        // profiles: the whole row, for tie-breaks
+}
+
+// parsedIdent is one identifier value of a row. ok is false for nulls and
+// for invalid or blocked values (reason says which; nulls have none).
+type parsedIdent struct {
+	raw, std, reason string
+	ok               bool
+}
+
+// rowBatch carries parsed rows between goroutines, a few hundred at a time.
+type rowBatch struct{ rows []parsedRow }
+
+const parsedBatch = 512
+
+// rowParser reads one source: rows are counted, rejected with their
+// reason, typed, appended raw to the engine and parsed for the graph.
+type rowParser struct {
+	r                     *run
+	s                     *sourceRun
+	typer                 *source.Typer
+	cols                  []engine.Column
+	pkCol, tsCol          int
+	identCols, identTypes []int
+	attrCols              []int
+	events                bool
+}
+
+func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out chan<- *rowBatch) error {
+	s := p.s
+	typed := make([]any, len(p.cols)-2)
+	var slab []any
+	var idents []parsedIdent
+	var attrs []string
+	batch := &rowBatch{rows: make([]parsedRow, 0, parsedBatch)}
+	for {
+		row, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		var rowErr *source.RowError
+		if errors.As(err, &rowErr) {
+			s.rep.RowsRead++
+			p.r.reject(s, rowErr)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.rep.RowsRead++
+		if err := p.typer.Convert(row, typed); err != nil {
+			if errors.As(err, &rowErr) {
+				p.r.reject(s, rowErr)
+				continue
+			}
+			return err
+		}
+		pk := strings.TrimSpace(row.Values[p.pkCol])
+		if pk == "" {
+			p.r.reject(s, &source.RowError{File: row.File, Line: row.Line, Column: s.cfg.PrimaryKey,
+				Reason: "the primary key is empty", Raw: strings.Join(row.Values, string(csvSep))})
+			continue
+		}
+		// Rows are cut from a slab a batch long: one allocation per batch
+		// instead of one per row (the batch owns its rows until appended).
+		n := len(p.cols)
+		if len(slab) < n {
+			slab = make([]any, bulkBatch*n)
+		}
+		raw := slab[:n:n]
+		slab = slab[n:]
+		raw[0], raw[1] = row.File, row.Line
+		copy(raw[2:], typed)
+		if err := bulk.add(raw); err != nil {
+			return err
+		}
+		s.rep.RowsLoaded++
+
+		if len(idents) < len(p.identCols) {
+			idents = make([]parsedIdent, parsedBatch*len(p.identCols))
+		}
+		pr := parsedRow{file: row.File, line: row.Line, pk: pk, idents: idents[:len(p.identCols):len(p.identCols)]}
+		idents = idents[len(p.identCols):]
+		if p.tsCol >= 0 {
+			pr.ts, _ = typed[p.tsCol].(time.Time)
+		}
+		for i, c := range p.identCols {
+			pr.idents[i] = p.r.parseIdent(p.identTypes[i], row.Values[c])
+		}
+		if !p.events {
+			if len(p.attrCols) > 0 {
+				if len(attrs) < len(p.attrCols) {
+					attrs = make([]string, parsedBatch*len(p.attrCols))
+				}
+				pr.attrs = attrs[:len(p.attrCols):len(p.attrCols)]
+				attrs = attrs[len(p.attrCols):]
+				for i, c := range p.attrCols {
+					pr.attrs[i] = strings.TrimSpace(row.Values[c])
+				}
+			}
+			pr.content = strings.Join(row.Values, "\x1f")
+		}
+		batch.rows = append(batch.rows, pr)
+		if len(batch.rows) == parsedBatch {
+			out <- batch
+			batch = &rowBatch{rows: make([]parsedRow, 0, parsedBatch)}
+		}
+	}
+	if len(batch.rows) > 0 {
+		out <- batch
+	}
+	return nil
+}
 
 func (r *run) reject(s *sourceRun, e *source.RowError) {
 	s.rep.RowsRejected++
@@ -338,32 +430,37 @@ func isNullLike(raw string) bool {
 	return true
 }
 
-// standardIdent standardises a raw identifier value; ok is false for null,
-// invalid or blocked values. Invalid and blocked ones are remembered: per
-// record for profile sources (so explain shows them), counted per value
-// for event sources (where the same junk may repeat millions of times).
-func (r *run) standardIdent(s *sourceRun, typ int, raw, recKey string) (string, bool) {
+// parseIdent standardises a raw identifier value. It only reads the run's
+// settings, so the reading goroutine calls it while the graph is built.
+func (r *run) parseIdent(typ int, raw string) parsedIdent {
 	raw = strings.TrimSpace(raw)
 	if isNullLike(raw) {
-		return "", false
+		return parsedIdent{raw: raw}
 	}
-	reason := ""
 	std, ok := r.types[typ].std(raw)
 	switch {
 	case !ok:
-		reason = "not a valid " + r.types[typ].name
+		return parsedIdent{raw: raw, reason: "not a valid " + r.types[typ].name}
 	case r.block.blocked(raw, std):
-		reason = "blocked value"
-	default:
-		return std, true
+		return parsedIdent{raw: raw, reason: "blocked value"}
+	}
+	return parsedIdent{raw: raw, std: std, ok: true}
+}
+
+// useIdent reports whether a parsed identifier can be used. Invalid and
+// blocked ones are remembered: per record for profile sources (so explain
+// shows them), counted per value for event sources (where the same junk
+// may repeat millions of times).
+func (r *run) useIdent(s *sourceRun, typ int, id *parsedIdent, recKey func() string) bool {
+	if id.ok || id.reason == "" {
+		return id.ok
 	}
 	if s.cfg.Kind == "events" {
-		k := blockedKey{source: s.rank, typ: typ, raw: raw, reason: reason}
-		r.blockedEvents[k]++
+		r.blockedEvents[blockedKey{source: s.rank, typ: typ, raw: id.raw, reason: id.reason}]++
 	} else {
-		r.blocked = append(r.blocked, blockedIdent{record: recKey, typ: typ, raw: raw, reason: reason})
+		r.blocked = append(r.blocked, blockedIdent{record: recKey(), typ: typ, raw: id.raw, reason: id.reason})
 	}
-	return "", false
+	return false
 }
 
 // blockedKey counts one junk value of an event source.
@@ -377,27 +474,27 @@ type blockedKey struct {
 // addProfileRow keeps the best row per primary key: the most recently
 // updated, then the most filled, then the greatest content, so that the
 // choice never depends on row order.
-func (r *run) addProfileRow(s *sourceRun, pending map[string]*record, row *source.Row, pk string, upd time.Time,
-	identCols, identTypes, attrCols, attrFields []int) {
-	rec := &record{source: s.rank, pk: pk, file: row.File, line: row.Line, updated: stampOf(upd), first: noStamp, rows: 1, group: -1}
-	key := s.cfg.Name + "/" + pk
-	for i, c := range identCols {
-		raw := row.Values[c]
-		if v, ok := r.standardIdent(s, identTypes[i], raw, key); ok {
-			rec.idents = append(rec.idents, recIdent{typ: identTypes[i], value: v, raw: strings.TrimSpace(raw)})
+func (r *run) addProfileRow(s *sourceRun, pending map[string]*record, row *parsedRow, identTypes, attrFields []int) {
+	rec := &record{source: s.rank, pk: row.pk, file: row.file, line: row.line, updated: stampOf(row.ts), first: noStamp, rows: 1, group: -1}
+	key := func() string { return s.cfg.Name + "/" + row.pk }
+	for i := range row.idents {
+		id := &row.idents[i]
+		if r.useIdent(s, identTypes[i], id, key) {
+			rec.idents = append(rec.idents, recIdent{typ: identTypes[i], value: id.std, raw: id.raw})
 			rec.filled++
 		}
 	}
-	if len(attrCols) > 0 {
+	if len(row.attrs) > 0 {
 		rec.attrs = make([]string, len(r.fields))
-		for i, c := range attrCols {
-			if v := strings.TrimSpace(row.Values[c]); v != "" {
+		for i, v := range row.attrs {
+			if v != "" {
 				rec.attrs[attrFields[i]] = v
 				rec.filled++
 			}
 		}
 	}
-	rec.content = strings.Join(row.Values, "\x1f")
+	rec.content = row.content
+	pk := row.pk
 	prev, dup := pending[pk]
 	if !dup {
 		pending[pk] = rec
@@ -449,12 +546,14 @@ func (r *run) commitProfiles(s *sourceRun, pending map[string]*record) {
 // addEvent turns one event row into graph evidence: its visitor key becomes
 // (or updates) a record, and identifiers that co-occur in the row link the
 // visitor key to each other identifier.
-func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, identCols, identTypes []int, visitorCol int) {
+func (r *run) addEvent(s *sourceRun, row *parsedRow, identTypes []int, visitorCol int) {
 	var visitor int32 = -1
 	var visitorRaw string
 	if visitorCol >= 0 {
-		visitorRaw = strings.TrimSpace(row.Values[identCols[visitorCol]])
-		if v, ok := r.standardIdent(s, identTypes[visitorCol], visitorRaw, s.cfg.Name+"/"+visitorRaw); ok {
+		id := &row.idents[visitorCol]
+		visitorRaw = id.raw
+		if r.useIdent(s, identTypes[visitorCol], id, func() string { return s.cfg.Name + "/" + id.raw }) {
+			v := id.std
 			visitor = r.ident(identTypes[visitorCol], v)
 			// The graph holds a copy of the value; sharing it keeps the
 			// event's source line from staying alive with the record.
@@ -466,7 +565,7 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 			node, created := r.g.Record(s.rank, key)
 			var rec *record
 			if created {
-				rec = &record{node: node, source: s.rank, pk: v, file: row.File, line: row.Line, first: stampOf(ts), updated: stampOf(ts), group: -1,
+				rec = &record{node: node, source: s.rank, pk: v, file: row.file, line: row.line, first: stampOf(row.ts), updated: stampOf(row.ts), group: -1,
 					idents: []recIdent{{typ: identTypes[visitorCol], node: visitor, value: v, raw: visitorRaw}}, filled: 1}
 				r.addRecord(rec)
 				s.rep.Records++
@@ -475,7 +574,7 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 				rec = r.recs[r.nodeRec[node]]
 			}
 			rec.rows++
-			if t := stampOf(ts); !t.isZero() {
+			if t := stampOf(row.ts); !t.isZero() {
 				if rec.first.isZero() || t < rec.first {
 					rec.first = t
 				}
@@ -486,21 +585,20 @@ func (r *run) addEvent(s *sourceRun, row *source.Row, pk string, ts time.Time, i
 	// Co-occurrence: the first usable identifier of the row is the hub when
 	// there is no visitor key.
 	hub := visitor
-	for i, c := range identCols {
+	for i := range row.idents {
 		if i == visitorCol {
 			continue
 		}
-		raw := row.Values[c]
-		v, ok := r.standardIdent(s, identTypes[i], raw, s.cfg.Name+"/"+visitorRaw)
-		if !ok {
+		id := &row.idents[i]
+		if !r.useIdent(s, identTypes[i], id, func() string { return s.cfg.Name + "/" + visitorRaw }) {
 			continue
 		}
-		other := r.ident(identTypes[i], v)
+		other := r.ident(identTypes[i], id.std)
 		if hub < 0 {
 			hub = other
 			continue
 		}
-		r.coOccur(s, hub, other, ts, pk)
+		r.coOccur(s, hub, other, row.ts, row.pk)
 	}
 }
 
