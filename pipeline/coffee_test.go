@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -15,6 +16,18 @@ func TestCoffeeKnownOnly(t *testing.T) {
 	p, rep := mustRun(t, dir)
 	if rep.Profiles.Unknown != 0 {
 		t.Errorf("unknown profiles = %d, want 0 with include_all_records off for web", rep.Profiles.Unknown)
+	}
+	// Every stage reports its CPU time (of the whole process, so it can
+	// exceed the stage's wall time when threads run in parallel).
+	var cpu float64
+	for _, s := range rep.Stages {
+		if s.CPUSeconds < 0 {
+			t.Errorf("stage %s: %v CPU seconds", s.Name, s.CPUSeconds)
+		}
+		cpu += s.CPUSeconds
+	}
+	if runtime.GOOS == "linux" && cpu <= 0 {
+		t.Errorf("the stages report %v CPU seconds in all", cpu)
 	}
 	jane := p.profile("loyalty_id:707")
 	if !jane.Known {
