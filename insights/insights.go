@@ -87,6 +87,10 @@ type Env struct {
 	Eng    engine.Engine
 	Proj   *config.Project
 	Tables *Tables
+
+	// historyKept says the last BuildSegments kept the last run's history
+	// instead of staging a new one (see StagedSegmentTables).
+	historyKept bool
 }
 
 func (e *Env) q(name string) string { return e.Eng.Dialect().Quote(name) }

@@ -130,6 +130,7 @@ func BuildSegments(ctx context.Context, env *Env, runID int64, now time.Time) ([
 	if err != nil {
 		return nil, err
 	}
+	env.historyKept = same
 	if same {
 		// Nobody entered or left: the last run's history is kept, not
 		// copied (StagedSegmentTables leaves it out of the swap).
@@ -302,14 +303,13 @@ func (env *Env) writeSegmentDefs(ctx context.Context, runID int64, prev map[stri
 	return err
 }
 
-// StagedSegmentTables lists the tables BuildSegments staged: the history
-// only when some segment's membership changed.
-func (env *Env) StagedSegmentTables(ctx context.Context) ([]string, error) {
-	ok, err := env.Eng.TableExists(ctx, engine.StagedName(SegmentHistoryTable))
-	if err != nil || ok {
-		return StageTables["segments"], err
+// StagedSegmentTables lists the tables the last BuildSegments staged: the
+// history only when some segment's membership changed.
+func (env *Env) StagedSegmentTables() []string {
+	if env.historyKept {
+		return []string{SegmentMembersTable, SegmentDefsTable}
 	}
-	return []string{SegmentMembersTable, SegmentDefsTable}, nil
+	return StageTables["segments"]
 }
 
 // sameMemberships reports whether the staged members are exactly the

@@ -108,7 +108,7 @@ func (r *run) insightStage(ctx context.Context, stage string) error {
 	case "segments":
 		r.rep.Insights.Segments, err = insights.BuildSegments(ctx, env, r.runID, r.rep.Started)
 		if err == nil {
-			staged, err = env.StagedSegmentTables(ctx)
+			staged = env.StagedSegmentTables()
 		}
 	}
 	if err != nil {

@@ -179,7 +179,7 @@ func run(dir string, customers, events, runs int, regenerate, fresh, trace, expl
 				var segs []*insights.SegmentStats
 				segs, err = insights.BuildSegments(ctx, env, int64(i), now)
 				if err == nil {
-					stageTables, err = env.StagedSegmentTables(ctx)
+					stageTables = env.StagedSegmentTables()
 				}
 				if err == nil && i == 1 {
 					for _, s := range segs {
