@@ -121,7 +121,7 @@ func deref[T any](p *T) any {
 // A producer that fails half-way gets its error back. The appender may
 // have flushed part of the rows: the pipeline loads only staged tables,
 // which a failed run drops.
-func TestLoadFailureLoadsNothing(t *testing.T) {
+func TestLoadFailureReturnsTheProducersError(t *testing.T) {
 	db := openTemp(t)
 	ctx := context.Background()
 	boom := errors.New("source line 125001 is unreadable")

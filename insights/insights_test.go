@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/knit-cdp/knit/config"
-	"github.com/knit-cdp/knit/engine"
 	"github.com/knit-cdp/knit/duckdb"
+	"github.com/knit-cdp/knit/engine"
 	"github.com/knit-cdp/knit/insights"
 	"github.com/knit-cdp/knit/pipeline"
 )

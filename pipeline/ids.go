@@ -92,11 +92,11 @@ func (r *run) assignIDs(ctx context.Context) error {
 // million-record run has hundreds of thousands of clusters.
 func (r *run) groupClusters() []*profile {
 	index := make([]int32, len(r.g.Nodes)) // root → cluster number + 1
-	var sizes []int32
+	var sizes, roots []int32
 	for _, rec := range r.recs {
 		root := r.res.Root[rec.node]
 		if index[root] == 0 {
-			sizes = append(sizes, 0)
+			sizes, roots = append(sizes, 0), append(roots, root)
 			index[root] = int32(len(sizes))
 		}
 		sizes[index[root]-1]++
@@ -106,13 +106,13 @@ func (r *run) groupClusters() []*profile {
 	clusters := make([]*profile, len(sizes))
 	off := int32(0)
 	for c, n := range sizes {
+		slab[c].root = roots[c]
 		slab[c].records = records[off : off : off+n]
 		off += n
 		clusters[c] = &slab[c]
 	}
 	for i, rec := range r.recs {
 		p := &slab[index[r.res.Root[rec.node]]-1]
-		p.root = r.res.Root[rec.node]
 		p.records = append(p.records, int32(i))
 	}
 	return clusters

@@ -232,16 +232,16 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 	// its own (bulk); the graph is built from the parsed rows on a third,
 	// in row order, so node numbers never depend on scheduling.
 	bulk := startBulk(ctx, r.eng, staged, tableCols)
-	batches := make(chan *rowBatch, 8)
+	batches := make(chan []parsedRow, 8)
 	built := make(chan struct{})
 	go func() {
 		defer close(built)
-		for b := range batches {
-			for i := range b.rows {
+		for rows := range batches {
+			for i := range rows {
 				if events {
-					r.addEvent(s, &b.rows[i], identTypes, visitorCol)
+					r.addEvent(s, &rows[i], identTypes, visitorCol)
 				} else {
-					r.addProfileRow(s, pending, &b.rows[i], identTypes, attrFields)
+					r.addProfileRow(s, pending, &rows[i], identTypes, attrFields)
 				}
 			}
 		}
@@ -292,9 +292,7 @@ type parsedIdent struct {
 	ok               bool
 }
 
-// rowBatch carries parsed rows between goroutines, a few hundred at a time.
-type rowBatch struct{ rows []parsedRow }
-
+// Parsed rows go from the reading goroutine to the graph this many at a time.
 const parsedBatch = 512
 
 // rowParser reads one source: rows are counted, rejected with their
@@ -310,13 +308,13 @@ type rowParser struct {
 	events                bool
 }
 
-func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out chan<- *rowBatch) error {
+func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out chan<- []parsedRow) error {
 	s := p.s
 	typed := make([]any, len(p.cols)-2)
 	var slab []any
 	var idents []parsedIdent
 	var attrs []string
-	batch := &rowBatch{rows: make([]parsedRow, 0, parsedBatch)}
+	batch := make([]parsedRow, 0, parsedBatch)
 	for {
 		row, err := rd.Next()
 		if err == io.EOF {
@@ -384,13 +382,13 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out chan<- *rowBatch) e
 			}
 			pr.content = strings.Join(row.Values, "\x1f")
 		}
-		batch.rows = append(batch.rows, pr)
-		if len(batch.rows) == parsedBatch {
+		batch = append(batch, pr)
+		if len(batch) == parsedBatch {
 			out <- batch
-			batch = &rowBatch{rows: make([]parsedRow, 0, parsedBatch)}
+			batch = make([]parsedRow, 0, parsedBatch)
 		}
 	}
-	if len(batch.rows) > 0 {
+	if len(batch) > 0 {
 		out <- batch
 	}
 	return nil
