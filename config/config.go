@@ -3,6 +3,8 @@
 // allowed; bad configuration fails before any data is touched.
 package config
 
+import "path/filepath"
+
 // FileName is the name of the configuration file inside a project folder.
 const FileName = "knit.yaml"
 
@@ -11,6 +13,16 @@ type Project struct {
 	Dir    string // absolute path of the project folder
 	Path   string // absolute path of knit.yaml
 	Config Config
+}
+
+// Resolve returns the path of a file a project names: as given when it is
+// absolute, else relative to dir (the project folder, where knit.yaml and
+// truth.yaml name their files from).
+func Resolve(dir, file string) string {
+	if file == "" || filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(dir, file)
 }
 
 // Config mirrors knit.yaml. Maps keep the YAML order where order matters

@@ -8,7 +8,6 @@ import (
 	"hash/maphash"
 	"io/fs"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -629,11 +628,7 @@ func (p *modelPlan) totalPairs() int64 {
 
 // modelPath is the trained model's file.
 func modelPath(proj *config.Project) string {
-	f := proj.Config.Unify.Model.File
-	if filepath.IsAbs(f) {
-		return f
-	}
-	return filepath.Join(proj.Dir, f)
+	return config.Resolve(proj.Dir, proj.Config.Unify.Model.File)
 }
 
 // loadTrainedModel reads the trained model and checks that it still fits

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -93,10 +92,7 @@ func (r *run) applyOverrides() error {
 }
 
 func readOverrides(dir, path string, never bool) ([]override, error) {
-	full := path
-	if !filepath.IsAbs(full) {
-		full = filepath.Join(dir, path)
-	}
+	full := config.Resolve(dir, path)
 	f, err := os.Open(full)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil // no overrides yet: the file is created when the first one is added

@@ -87,18 +87,11 @@ func AddOverride(ctx context.Context, proj *config.Project, eng engine.Engine, k
 			return false, path, nil
 		}
 	}
-	return true, path, appendOverride(fullPath(proj.Dir, path), a, b)
+	return true, path, appendOverride(config.Resolve(proj.Dir, path), a, b)
 }
 
 func samePair(ov override, a, b string) bool {
 	return ov.a == a && ov.b == b || ov.a == b && ov.b == a
-}
-
-func fullPath(dir, path string) string {
-	if filepath.IsAbs(path) {
-		return path
-	}
-	return filepath.Join(dir, path)
 }
 
 // checkOverrideKey accepts a record key of a configured source. A key that

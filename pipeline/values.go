@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"unicode/utf8"
 
@@ -28,13 +27,7 @@ func (r *run) fieldLists(f *config.Field) (*standardize.Lists, error) {
 	if f.Aliases == "" && f.Bypass == "" {
 		return nil, nil
 	}
-	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(r.proj.Dir, p)
-	}
-	return standardize.LoadLists(abs(f.Aliases), abs(f.Bypass))
+	return standardize.LoadLists(config.Resolve(r.proj.Dir, f.Aliases), config.Resolve(r.proj.Dir, f.Bypass))
 }
 
 // withLists applies a field's lists after its standardiser: a bypassed

@@ -220,10 +220,7 @@ func (r *Reader) openFile(file string) (fileReader, error) {
 
 // path returns the filesystem path of a matched file.
 func (r *Reader) path(file string) string {
-	if filepath.IsAbs(file) {
-		return file
-	}
-	return filepath.Join(r.dir, file)
+	return config.Resolve(r.dir, file)
 }
 
 // matchFiles expands the source's file pattern into the regular files it
@@ -232,11 +229,7 @@ func matchFiles(dir string, src *config.Source) ([]string, error) {
 	if src.File == "" {
 		return nil, knit.Errorf(knit.EINVALID, "source %q: file is not set; give a path or a glob such as data/events-*.csv", src.Name)
 	}
-	pattern := src.File
-	if !filepath.IsAbs(pattern) {
-		pattern = filepath.Join(dir, pattern)
-	}
-	matches, err := filepath.Glob(pattern)
+	matches, err := filepath.Glob(config.Resolve(dir, src.File))
 	if err != nil {
 		return nil, knit.Wrap(knit.EINVALID, err, "source %q: file %q is not a valid glob pattern", src.Name, src.File)
 	}

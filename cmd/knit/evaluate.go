@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/engine"
 	"github.com/knit-cdp/knit/evaluate"
 )
@@ -158,7 +159,7 @@ func (s *truthSpec) load(base string, predicted map[string]string) (map[string]s
 				return nil, knit.Errorf(knit.EINVALID, "truth pattern %q: %v", f.Pattern, err)
 			}
 		}
-		err := readColumns(filepath.Join(base, f.File), f.Delimiter, []string{f.Key, f.Entity}, func(v []string) {
+		err := readColumns(config.Resolve(base, f.File), f.Delimiter, []string{f.Key, f.Entity}, func(v []string) {
 			ent := v[1]
 			if re != nil {
 				if m := re.FindStringSubmatch(ent); len(m) > 1 {
@@ -191,7 +192,7 @@ func (s *truthSpec) load(base string, predicted map[string]string) (map[string]s
 	sources := map[string]bool{}
 	for _, p := range s.Pairs {
 		sources[p.LeftSource], sources[p.RightSource] = true, true
-		err := readColumns(filepath.Join(base, p.File), p.Delimiter, []string{p.Left, p.Right}, func(v []string) {
+		err := readColumns(config.Resolve(base, p.File), p.Delimiter, []string{p.Left, p.Right}, func(v []string) {
 			a, b := find(recordKey(p.LeftSource, v[0])), find(recordKey(p.RightSource, v[1]))
 			if a != b {
 				parent[b] = a
