@@ -234,12 +234,13 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 	bulk := startBulk(ctx, r.eng, staged, tableCols)
 	batches := make(chan []parsedRow, 8)
 	built := make(chan struct{})
+	memo := newEventMemo(len(identCols))
 	go func() {
 		defer close(built)
 		for rows := range batches {
 			for i := range rows {
 				if events {
-					r.addEvent(s, &rows[i], identTypes, visitorCol)
+					r.addEvent(s, memo, &rows[i], identTypes, visitorCol)
 				} else {
 					r.addProfileRow(s, pending, &rows[i], identTypes, attrFields)
 				}
@@ -315,6 +316,9 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out chan<- []parsedRow)
 	var idents []parsedIdent
 	var attrs []string
 	batch := make([]parsedRow, 0, parsedBatch)
+	lastRaw := make([]string, len(p.identCols))
+	last := make([]parsedIdent, len(p.identCols))
+	lastOK := make([]bool, len(p.identCols))
 	for {
 		row, err := rd.Next()
 		if err == io.EOF {
@@ -367,7 +371,14 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out chan<- []parsedRow)
 			pr.ts, _ = typed[p.tsCol].(time.Time)
 		}
 		for i, c := range p.identCols {
-			pr.idents[i] = p.r.parseIdent(p.identTypes[i], row.Values[c])
+			// An event source repeats a visitor's values row after row:
+			// the last raw value of each column is standardised once.
+			if v := row.Values[c]; lastOK[i] && v == lastRaw[i] {
+				pr.idents[i] = last[i]
+			} else {
+				pr.idents[i] = p.r.parseIdent(p.identTypes[i], v)
+				lastRaw[i], last[i], lastOK[i] = v, pr.idents[i], true
+			}
 		}
 		if !p.events {
 			if len(p.attrCols) > 0 {
@@ -541,35 +552,62 @@ func (r *run) commitProfiles(s *sourceRun, pending map[string]*record) {
 	s.rep.Records = int64(len(pks))
 }
 
+// eventMemo spares the graph goroutine a string lookup per event row for
+// what repeats: a visitor's events come in runs, so each identifier column
+// remembers its last value and node, and a visitor's record is found by its
+// identifier node (the record key is the source name and that value, one
+// to one within a source) instead of by a key built per row.
+type eventMemo struct {
+	std        []string // per identifier column: the last usable value
+	node       []int32  // and its node
+	visitorRec []int32  // visitor identifier node → record node + 1; 0: none yet
+}
+
+func newEventMemo(identCols int) *eventMemo {
+	return &eventMemo{std: make([]string, identCols), node: make([]int32, identCols)}
+}
+
+// ident returns the node of the usable identifier of column col.
+func (m *eventMemo) ident(r *run, col, typ int, std string) int32 {
+	if m.node[col] > 0 && m.std[col] == std {
+		return m.node[col] - 1
+	}
+	n := r.ident(typ, std)
+	m.std[col], m.node[col] = std, n+1
+	return n
+}
+
 // addEvent turns one event row into graph evidence: its visitor key becomes
 // (or updates) a record, and identifiers that co-occur in the row link the
 // visitor key to each other identifier.
-func (r *run) addEvent(s *sourceRun, row *parsedRow, identTypes []int, visitorCol int) {
+func (r *run) addEvent(s *sourceRun, m *eventMemo, row *parsedRow, identTypes []int, visitorCol int) {
 	var visitor int32 = -1
 	var visitorRaw string
 	if visitorCol >= 0 {
 		id := &row.idents[visitorCol]
 		visitorRaw = id.raw
 		if r.useIdent(s, identTypes[visitorCol], id, func() string { return s.cfg.Name + "/" + id.raw }) {
-			v := id.std
-			visitor = r.ident(identTypes[visitorCol], v)
-			// The graph holds a copy of the value; sharing it keeps the
-			// event's source line from staying alive with the record.
-			if visitorRaw == v {
-				visitorRaw = r.g.Nodes[visitor].Value
-			}
-			v = r.g.Nodes[visitor].Value
-			key := s.cfg.Name + "/" + v
-			node, created := r.g.Record(s.rank, key)
+			visitor = m.ident(r, visitorCol, identTypes[visitorCol], id.std)
 			var rec *record
-			if created {
+			if int(visitor) < len(m.visitorRec) && m.visitorRec[visitor] > 0 {
+				rec = r.recs[r.nodeRec[m.visitorRec[visitor]-1]]
+			} else {
+				// The graph holds a copy of the value; sharing it keeps the
+				// event's source line from staying alive with the record.
+				v := r.g.Nodes[visitor].Value
+				if visitorRaw == v {
+					visitorRaw = v
+				}
+				node, _ := r.g.Record(s.rank, s.cfg.Name+"/"+v)
 				rec = &record{node: node, source: s.rank, pk: v, file: row.file, line: row.line, first: stampOf(row.ts), updated: stampOf(row.ts), group: -1,
 					idents: []recIdent{{typ: identTypes[visitorCol], node: visitor, value: v, raw: visitorRaw}}, filled: 1}
 				r.addRecord(rec)
 				s.rep.Records++
 				r.g.Link(identity.Edge{A: node, B: visitor, Kind: identity.HasIdentifier, Group: int32(s.rank), Rule: -1})
-			} else {
-				rec = r.recs[r.nodeRec[node]]
+				if int(visitor) >= len(m.visitorRec) {
+					m.visitorRec = append(m.visitorRec, make([]int32, int(visitor)+1-len(m.visitorRec))...)
+				}
+				m.visitorRec[visitor] = node + 1
 			}
 			rec.rows++
 			if t := stampOf(row.ts); !t.isZero() {
@@ -591,7 +629,7 @@ func (r *run) addEvent(s *sourceRun, row *parsedRow, identTypes []int, visitorCo
 		if !r.useIdent(s, identTypes[i], id, func() string { return s.cfg.Name + "/" + visitorRaw }) {
 			continue
 		}
-		other := r.ident(identTypes[i], id.std)
+		other := m.ident(r, i, identTypes[i], id.std)
 		if hub < 0 {
 			hub = other
 			continue
