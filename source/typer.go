@@ -45,6 +45,7 @@ type timeParser struct {
 	format string // one of the named formats, or "" for layout
 	layout string // Go reference layout
 	loc    *time.Location
+	fixed  *fixedLayout // the layout's fast path, nil when it has none
 }
 
 func newTimeParser(format, zone string) (*timeParser, error) {
@@ -67,6 +68,7 @@ func newTimeParser(format, zone string) (*timeParser, error) {
 			return nil, knit.Errorf(knit.EINVALID, "time format %q has no Go reference elements; write the reference time Mon Jan 2 15:04:05 MST 2006 in your layout (for example 01/02/2006 15:04:05), or use rfc3339, unix, unix_ms, date or auto", format)
 		}
 		p.layout = format
+		p.fixed = compileFixed(format)
 	}
 	return p, nil
 }
@@ -96,6 +98,11 @@ func (p *timeParser) parse(s string) (time.Time, error) {
 	var err error
 	switch p.format {
 	case "":
+		if p.fixed != nil {
+			if t, ok := p.fixed.parse(s, p.loc); ok {
+				return t, nil
+			}
+		}
 		t, err = time.ParseInLocation(p.layout, s, p.loc)
 	case timeAuto:
 		t, err = p.parseAuto(s)
@@ -132,10 +139,20 @@ func (p *timeParser) describe() string {
 	}
 }
 
+// The fast paths of auto's layouts without a zone.
+var (
+	autoDate  = compileFixed(time.DateOnly)
+	autoSpace = compileFixed(time.DateTime)
+	autoT     = compileFixed("2006-01-02T15:04:05")
+)
+
 // parseAuto picks the layout from the shape of s, so a value costs one
 // parse.
 func (p *timeParser) parseAuto(s string) (time.Time, error) {
 	if len(s) == len(time.DateOnly) {
+		if t, ok := autoDate.parse(s, p.loc); ok {
+			return t, nil
+		}
 		return time.ParseInLocation(time.DateOnly, s, p.loc)
 	}
 	if len(s) < len("2006-01-02T15:04:05") || (s[10] != 'T' && s[10] != ' ') {
@@ -148,6 +165,13 @@ func (p *timeParser) parseAuto(s string) (time.Time, error) {
 	}
 	switch {
 	case zone == "":
+		fixed := autoSpace
+		if s[10] == 'T' {
+			fixed = autoT
+		}
+		if t, ok := fixed.parse(s, p.loc); ok {
+			return t, nil
+		}
 		return time.ParseInLocation(layout, s, p.loc)
 	case zone == "Z" || len(zone) == len("+07:00"):
 		return time.Parse(layout+"Z07:00", s)
