@@ -174,18 +174,20 @@ func oneRepeatedDigit(s string) bool {
 
 // loadSource reads one source into its raw table (staged) and into the
 // identity graph. Rows that cannot be read or typed are rejected with their
-// line, column and reason; reading goes on.
-func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
+// line, column and reason; reading goes on. It returns once the rows are
+// read: the source's appender finishes (the bulk returned) and the graph
+// takes its last rows while the next source is read.
+func (r *run) loadSource(ctx context.Context, s *sourceRun, graph *graphFeed) (*bulk, error) {
 	rd, err := r.openSource(ctx, s)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rd.Close()
 	cols := rd.Columns()
 	s.columns = cols
 	typer, err := source.NewTyper(s.cfg, cols)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	types := typer.Types()
 	tableCols := []engine.Column{{Name: "_file", Type: engine.Text}, {Name: "_line", Type: engine.BigInt}}
@@ -194,7 +196,7 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 	}
 	staged := engine.StagedName(s.table)
 	if err := r.eng.CreateTable(ctx, staged, tableCols); err != nil {
-		return err
+		return nil, err
 	}
 	idx := func(col string) int { return slices.Index(cols, col) }
 	pkCol := idx(s.cfg.PrimaryKey)
@@ -205,71 +207,97 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun) error {
 	if s.cfg.UpdatedAt != nil {
 		updCol = idx(s.cfg.UpdatedAt.Column)
 	}
+	sg := &sourceGraph{s: s, events: s.cfg.Kind == "events", visitorCol: -1,
+		identTypes: make([]int, len(s.cfg.IdentCols)), attrFields: make([]int, len(s.cfg.AttrCols))}
 	identCols := make([]int, len(s.cfg.IdentCols))
-	identTypes := make([]int, len(s.cfg.IdentCols))
 	for i, c := range s.cfg.IdentCols {
 		identCols[i] = idx(c)
-		identTypes[i] = r.identIndex[s.cfg.Identifiers[c]]
+		sg.identTypes[i] = r.identIndex[s.cfg.Identifiers[c]]
 	}
 	attrCols := make([]int, len(s.cfg.AttrCols))
-	attrFields := make([]int, len(s.cfg.AttrCols))
 	for i, c := range s.cfg.AttrCols {
 		attrCols[i] = idx(c)
-		attrFields[i] = r.fieldIndex[s.cfg.Attributes[c]]
+		sg.attrFields[i] = r.fieldIndex[s.cfg.Attributes[c]]
 	}
-	events := s.cfg.Kind == "events"
-	visitorCol := -1
-	if events {
-		visitorCol = slices.Index(s.cfg.IdentCols, s.cfg.VisitorKey)
-	}
-
-	var pending map[string]*record // profile rows by primary key, before they enter the graph
-	if !events {
-		pending = map[string]*record{}
+	if sg.events {
+		sg.visitorCol = slices.Index(s.cfg.IdentCols, s.cfg.VisitorKey)
+		sg.memo = newEventMemo(len(identCols))
+	} else {
+		sg.pending = map[string]*record{}
+		tsCol = updCol
 	}
 	// Three goroutines share the work: this one reads, types and
 	// standardises the rows (readRows); the engine appends the raw rows on
 	// its own (bulk); the graph is built from the parsed rows on a third,
-	// in row order, so node numbers never depend on scheduling.
+	// in source and row order, so node numbers never depend on scheduling.
 	bulk := startBulk(ctx, r.eng, staged, tableCols)
-	batches := make(chan []parsedRow, 8)
-	built := make(chan struct{})
-	memo := newEventMemo(len(identCols))
+	rp := rowParser{r: r, s: s, typer: typer, cols: tableCols, pkCol: pkCol, tsCol: tsCol,
+		identCols: identCols, identTypes: sg.identTypes, attrCols: attrCols, events: sg.events}
+	err = rp.readRows(rd, bulk, func(rows []parsedRow) { graph.work <- graphWork{src: sg, rows: rows} })
+	graph.work <- graphWork{src: sg, end: true}
+	if err != nil {
+		return bulk, err
+	}
+	if budget := s.cfg.RejectBudget(s.rep.RowsRead); budget >= 0 && s.rep.RowsRejected > budget {
+		return bulk, knit.Errorf(knit.EBUDGET, "source %s: %d rows rejected, more than the error budget max_rejected: %s allows (%d); the first: %s",
+			s.cfg.Name, s.rep.RowsRejected, s.cfg.MaxRejected, budget, r.firstReject(s.cfg.Name))
+	}
+	return bulk, nil
+}
+
+// sourceGraph is what the graph goroutine needs of one source.
+type sourceGraph struct {
+	s                      *sourceRun
+	events                 bool
+	identTypes, attrFields []int
+	visitorCol             int
+	pending                map[string]*record // profile rows by primary key, before they enter the graph
+	memo                   *eventMemo
+}
+
+// graphWork is a batch of a source's parsed rows, or the mark that the
+// source has no more (end).
+type graphWork struct {
+	src  *sourceGraph
+	rows []parsedRow
+	end  bool
+}
+
+// graphFeed builds the identity graph on a goroutine of its own from the
+// parsed rows of every source, in the order they are sent.
+type graphFeed struct {
+	work chan graphWork
+	done chan struct{}
+}
+
+func (r *run) startGraph() *graphFeed {
+	g := &graphFeed{work: make(chan graphWork, 8), done: make(chan struct{})}
 	go func() {
-		defer close(built)
-		for rows := range batches {
-			for i := range rows {
-				if events {
-					r.addEvent(s, memo, &rows[i], identTypes, visitorCol)
+		defer close(g.done)
+		for w := range g.work {
+			sg := w.src
+			if w.end {
+				if !sg.events {
+					r.commitProfiles(sg.s, sg.pending)
+				}
+				continue
+			}
+			for i := range w.rows {
+				if sg.events {
+					r.addEvent(sg.s, sg.memo, &w.rows[i], sg.identTypes, sg.visitorCol)
 				} else {
-					r.addProfileRow(s, pending, &rows[i], identTypes, attrFields)
+					r.addProfileRow(sg.s, sg.pending, &w.rows[i], sg.identTypes, sg.attrFields)
 				}
 			}
 		}
 	}()
-	if !events {
-		tsCol = updCol
-	}
-	rp := rowParser{r: r, s: s, typer: typer, cols: tableCols, pkCol: pkCol, tsCol: tsCol,
-		identCols: identCols, identTypes: identTypes, attrCols: attrCols, events: events}
-	err = rp.readRows(rd, bulk, batches)
-	close(batches)
-	<-built
-	if err != nil {
-		bulk.abort()
-		return err
-	}
-	if err := bulk.close(); err != nil {
-		return err
-	}
-	if pending != nil {
-		r.commitProfiles(s, pending)
-	}
-	if budget := s.cfg.RejectBudget(s.rep.RowsRead); budget >= 0 && s.rep.RowsRejected > budget {
-		return knit.Errorf(knit.EBUDGET, "source %s: %d rows rejected, more than the error budget max_rejected: %s allows (%d); the first: %s",
-			s.cfg.Name, s.rep.RowsRejected, s.cfg.MaxRejected, budget, r.firstReject(s.cfg.Name))
-	}
-	return nil
+	return g
+}
+
+// wait lets the graph take what was sent and returns when it has.
+func (g *graphFeed) wait() {
+	close(g.work)
+	<-g.done
 }
 
 const csvSep = ','
@@ -309,7 +337,7 @@ type rowParser struct {
 	events                bool
 }
 
-func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out chan<- []parsedRow) error {
+func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) error {
 	s := p.s
 	typed := make([]any, len(p.cols)-2)
 	var slab []any
@@ -395,12 +423,12 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out chan<- []parsedRow)
 		}
 		batch = append(batch, pr)
 		if len(batch) == parsedBatch {
-			out <- batch
+			out(batch)
 			batch = make([]parsedRow, 0, parsedBatch)
 		}
 	}
 	if len(batch) > 0 {
-		out <- batch
+		out(batch)
 	}
 	return nil
 }

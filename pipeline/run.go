@@ -261,12 +261,33 @@ func (r *run) prepare(ctx context.Context) error {
 }
 
 func (r *run) load(ctx context.Context) error {
+	// Sources are read one after the other; a source's appender and the
+	// graph finish its rows while the next one is read.
+	graph := r.startGraph()
+	var bulks []*bulk
+	var err error
 	for _, s := range r.sources {
 		start := time.Now()
-		if err := r.loadSource(ctx, s); err != nil {
-			return err
+		var b *bulk
+		b, err = r.loadSource(ctx, s, graph)
+		if b != nil {
+			bulks = append(bulks, b)
 		}
 		s.rep.Seconds = time.Since(start).Seconds()
+		if err != nil {
+			break
+		}
+	}
+	graph.wait()
+	for _, b := range bulks {
+		if err != nil {
+			b.abort()
+		} else {
+			err = b.close()
+		}
+	}
+	if err != nil {
+		return err
 	}
 	// Co-occurrence evidence becomes one edge per distinct pair.
 	for k, ev := range r.coEvidence {
