@@ -78,6 +78,25 @@ func checkSearchIndex(t *testing.T, p *project) []string {
 	if n := p.count("SELECT count(*) FROM profiles"); len(profiles) != n || n == 0 {
 		t.Fatalf("%d search profiles, %d profiles", len(profiles), n)
 	}
+	// Each profile's segments, "|a|b|" in name order, from the members.
+	inSegments := map[string][]string{}
+	queryRows(t, p, "SELECT customer_id, segment FROM segment_members", func(v []sql.NullString) {
+		inSegments[v[0].String] = append(inSegments[v[0].String], v[1].String)
+	})
+	if len(inSegments) == 0 {
+		t.Fatal("no segment members")
+	}
+	queryRows(t, p, "SELECT customer_id, segments FROM search_profiles", func(v []sql.NullString) {
+		want := sql.NullString{}
+		if segs := inSegments[v[0].String]; len(segs) > 0 {
+			slices.Sort(segs)
+			want = sql.NullString{String: "|" + strings.Join(segs, "|") + "|", Valid: true}
+		}
+		if v[1] != want {
+			t.Errorf("customer %s: segments %q (valid %v), want %q", v[0].String, v[1].String, v[1].Valid, want.String)
+		}
+	})
+	checkPositions(t, p)
 	seen := map[string]bool{}
 	var want []string
 	add := func(term, kind, label string, value sql.NullString, customer string) {
@@ -123,6 +142,48 @@ func checkSearchIndex(t *testing.T, p *project) []string {
 		t.Fatal("no name or no id terms")
 	}
 	return got
+}
+
+// checkPositions checks pos and known_pos against the profiles numbered in
+// Go: last seen, newest first (never-seen last), then by customer ID,
+// among all profiles and among the known or the unknown.
+func checkPositions(t *testing.T, p *project) {
+	t.Helper()
+	type prof struct {
+		id, last      string
+		seen, known   bool
+		pos, knownPos string
+	}
+	var all []prof
+	queryRows(t, p, "SELECT customer_id, CAST(known AS VARCHAR), CAST(last_seen AS VARCHAR), CAST(pos AS VARCHAR), CAST(known_pos AS VARCHAR) FROM search_profiles", func(v []sql.NullString) {
+		all = append(all, prof{id: v[0].String, known: v[1].String == "true", last: v[2].String, seen: v[2].Valid, pos: v[3].String, knownPos: v[4].String})
+	})
+	// Timestamps as DuckDB prints them sort as text.
+	slices.SortFunc(all, func(a, b prof) int {
+		if a.seen != b.seen {
+			if a.seen {
+				return -1
+			}
+			return 1
+		}
+		if c := strings.Compare(b.last, a.last); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	n := map[bool]int{}
+	for i, x := range all {
+		n[x.known]++
+		if want := fmt.Sprint(i + 1); x.pos != want {
+			t.Errorf("customer %s: pos %s, want %s", x.id, x.pos, want)
+		}
+		if want := fmt.Sprint(n[x.known]); x.knownPos != want {
+			t.Errorf("customer %s (known %v): known_pos %s, want %s", x.id, x.known, x.knownPos, want)
+		}
+	}
+	if n[true] == 0 {
+		t.Error("no known profiles")
+	}
 }
 
 func quoteAll(prefix string, cols []string) string {
