@@ -1,88 +1,159 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/engine"
 )
 
 // mergeFields builds unified profiles: for every field, the winning value
 // among the profile's records by the field's policy, with its lineage (the
-// record that won). The merge runs in the engine as one window query per
-// field.
+// record that won). The records are still in memory, so the merge runs in
+// Go, and field_lineage and profiles are written once each; it used to be
+// a window query per field over the written records table, then a pivot.
 func (r *run) mergeFields(ctx context.Context) error {
-	d := r.eng.Dialect()
-	q := d.Quote
-	lineage := engine.StagedName("field_lineage")
-	err := r.eng.CreateTable(ctx, lineage, []engine.Column{
+	sortProfiles(r.profiles)
+	nf := len(r.fields)
+	// won[p*nf+f] is the record that won field f of profile p (-1: none);
+	// alts the number of other records that had a value.
+	won := make([]int32, len(r.profiles)*nf)
+	alts := make([]int32, len(won))
+	for f, name := range r.fields {
+		less := r.policyLess(r.proj.Config.Fields[name])
+		for p, prof := range r.profiles {
+			best, n := int32(-1), int32(0)
+			for _, ri := range prof.records {
+				if rec := r.recs[ri]; rec.attrs == nil || rec.attrs[f] == "" {
+					continue
+				}
+				n++
+				if best < 0 || less(r.recs[ri], r.recs[best]) < 0 {
+					best = ri
+				}
+			}
+			won[p*nf+f], alts[p*nf+f] = best, n-1
+		}
+	}
+	var g errgroup.Group
+	g.Go(func() error { return r.writeLineage(ctx, won, alts) })
+	g.Go(func() error { return r.writeProfiles(ctx, won) })
+	return g.Wait()
+}
+
+// sortProfiles puts profiles in customer ID order, the order the
+// per-customer tables are written in (see recordsByCustomer). Sorting
+// sorted profiles again costs one pass.
+func sortProfiles(ps []*profile) {
+	slices.SortFunc(ps, func(a, b *profile) int { return strings.Compare(a.id, b.id) })
+}
+
+// policyLess returns the order that puts a field's winning record first.
+// Every order ends in the record key (compared as bytes, as the engines'
+// text columns are here) so ties never depend on the order of records.
+func (r *run) policyLess(f *config.Field) func(a, b *record) int {
+	// rank is the source's precedence: the unify order, or the field's own.
+	rank := make([]int, len(r.sources))
+	for i, s := range r.sources {
+		rank[i] = i
+		if len(f.Order) > 0 {
+			rank[i] = len(f.Order)
+			if j := slices.Index(f.Order, s.cfg.Name); j >= 0 {
+				rank[i] = j
+			}
+		}
+	}
+	key := func(a, b *record) int { return strings.Compare(r.g.Nodes[a.node].Value, r.g.Nodes[b.node].Value) }
+	// A record without a time (noStamp, the smallest stamp) sorts last
+	// both ways, as NULLS LAST does.
+	newest := func(a, b *record) int { return cmp.Compare(b.updated, a.updated) }
+	switch f.Policy {
+	case "most_recent":
+		return func(a, b *record) int {
+			return cmp.Or(newest(a, b), cmp.Compare(rank[a.source], rank[b.source]), key(a, b))
+		}
+	case "least_recent":
+		return func(a, b *record) int {
+			return cmp.Or(compareBool(a.updated.isZero(), b.updated.isZero()), cmp.Compare(a.updated, b.updated),
+				cmp.Compare(rank[a.source], rank[b.source]), key(a, b))
+		}
+	case "most_filled":
+		return func(a, b *record) int {
+			return cmp.Or(cmp.Compare(b.filled, a.filled), cmp.Compare(rank[a.source], rank[b.source]), key(a, b))
+		}
+	default: // source_priority: the first source in order with a value
+		return func(a, b *record) int {
+			return cmp.Or(cmp.Compare(rank[a.source], rank[b.source]), compareBool(b.dedupeWinner(), a.dedupeWinner()),
+				newest(a, b), key(a, b))
+		}
+	}
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// dedupeWinner reports whether the record won its dedupe group (or has
+// none), as records.dedupe_winner says.
+func (rec *record) dedupeWinner() bool { return rec.group < 0 || rec.winner }
+
+// writeLineage writes field_lineage: per field, per customer in customer
+// ID order, the winning value and record. A profile's fields then sit in
+// one row group per field, and zone maps skip the rest.
+func (r *run) writeLineage(ctx context.Context, won, alts []int32) error {
+	nf := len(r.fields)
+	type row struct{ p, f int32 }
+	var rows []row
+	for f := range nf {
+		for p := range r.profiles {
+			if won[p*nf+f] >= 0 {
+				rows = append(rows, row{int32(p), int32(f)})
+			}
+		}
+	}
+	names, policies := make([]any, nf), make([]any, nf)
+	for f, name := range r.fields {
+		names[f], policies[f] = name, r.proj.Config.Fields[name].Policy
+	}
+	return r.loadTable(ctx, "field_lineage", []engine.Column{
 		{Name: "customer_id", Type: engine.Text}, {Name: "field", Type: engine.Text}, {Name: "value", Type: engine.Text},
 		{Name: "record_key", Type: engine.Text}, {Name: "policy", Type: engine.Text}, {Name: "alternatives", Type: engine.BigInt},
+	}, len(rows), func(i int, out []any) {
+		x := rows[i]
+		k := int(x.p)*nf + int(x.f)
+		rec := r.recs[won[k]]
+		out[0], out[1], out[2] = r.profiles[x.p].id, names[x.f], rec.attrs[x.f]
+		out[3], out[4], out[5] = r.g.Nodes[rec.node].Value, policies[x.f], int64(alts[k])
 	})
-	if err != nil {
-		return err
-	}
-	text := d.TypeName(engine.Text)
-	for _, name := range r.fields {
-		f := r.proj.Config.Fields[name]
-		// Placeholders are numbered in the order they appear in the text.
-		args := engine.NewArgs(d)
-		fieldArg, policyArg := args.Add(name), args.Add(f.Policy)
-		order := r.policyOrder(f.Policy, f.Order, args)
-		col := q(name)
-		// Rows go in customer order, so a profile's fields sit in one row
-		// group per field and zone maps skip the rest (see recordsByCustomer).
-		stmt := fmt.Sprintf(`INSERT INTO %s
-SELECT customer_id, CAST(%s AS %s), value, record_key, CAST(%s AS %s), alternatives FROM (
-  SELECT customer_id, %s AS value, record_key,
-         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY %s) AS rn,
-         COUNT(*) OVER (PARTITION BY customer_id) - 1 AS alternatives
-  FROM %s WHERE customer_id IS NOT NULL AND %s IS NOT NULL
-) ranked WHERE rn = 1 ORDER BY customer_id`,
-			q(lineage), fieldArg, text, policyArg, text, col, order, q(engine.StagedName("records")), col)
-		if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
-			return fmt.Errorf("merge field %s: %w", name, err)
-		}
-	}
-	return r.buildProfiles(ctx)
 }
 
-// policyOrder returns the ORDER BY that puts a field's winning record
-// first. Every order ends in record_key so ties never depend on row order.
-func (r *run) policyOrder(policy string, order []string, args *engine.Args) string {
-	rank := "source_rank"
-	if len(order) > 0 {
-		var b strings.Builder
-		b.WriteString("CASE source")
-		for i, s := range order {
-			fmt.Fprintf(&b, " WHEN %s THEN %d", args.Add(s), i)
-		}
-		fmt.Fprintf(&b, " ELSE %d END", len(order))
-		rank = b.String()
-	}
-	switch policy {
-	case "most_recent":
-		return "updated_at DESC NULLS LAST, " + rank + ", record_key"
-	case "least_recent":
-		return "updated_at ASC NULLS LAST, " + rank + ", record_key"
-	case "most_filled":
-		return "filled DESC, " + rank + ", record_key"
-	default: // source_priority: the first source in order with a value
-		return rank + ", dedupe_winner DESC, updated_at DESC NULLS LAST, record_key"
-	}
-}
-
-// buildProfiles writes the profiles table: one row per customer with its
-// known flag, record facts and unified fields as columns.
-func (r *run) buildProfiles(ctx context.Context) error {
-	base := "profile_base"
-	err := r.loadTable(ctx, base, []engine.Column{
+// writeProfiles writes the profiles table: one row per customer, in
+// customer ID order, with its known flag, record facts and unified fields
+// as columns.
+func (r *run) writeProfiles(ctx context.Context, won []int32) error {
+	cols := []engine.Column{
 		{Name: "customer_id", Type: engine.Text}, {Name: "known", Type: engine.Bool}, {Name: "anchor_record", Type: engine.Text},
 		{Name: "record_count", Type: engine.BigInt}, {Name: "sources", Type: engine.Text},
 		{Name: "first_seen", Type: engine.Timestamp}, {Name: "last_seen", Type: engine.Timestamp}, {Name: "created_run", Type: engine.BigInt},
-	}, len(r.profiles), func(i int, out []any) {
+	}
+	base := len(cols)
+	for _, name := range r.fields {
+		cols = append(cols, engine.Column{Name: name, Type: engine.Text})
+	}
+	nf := len(r.fields)
+	return r.loadTable(ctx, "profiles", cols, len(r.profiles), func(i int, out []any) {
 		p := r.profiles[i]
 		first, last := noStamp, noStamp
 		var srcs []string
@@ -103,29 +174,11 @@ func (r *run) buildProfiles(ctx context.Context) error {
 		out[0], out[1], out[2] = p.id, p.known, r.g.Nodes[r.recs[p.records[0]].node].Value
 		out[3], out[4], out[5], out[6] = int64(len(p.records)), strings.Join(srcs, ","), first.value(), last.value()
 		out[7] = r.registry[p.id].Created
+		for f := range nf {
+			out[base+f] = nil
+			if w := won[i*nf+f]; w >= 0 {
+				out[base+f] = r.recs[w].attrs[f]
+			}
+		}
 	})
-	if err != nil {
-		return err
-	}
-	d := r.eng.Dialect()
-	q := d.Quote
-	args := engine.NewArgs(d)
-	var pivot, cols strings.Builder
-	for _, name := range r.fields {
-		fmt.Fprintf(&pivot, ", max(value) FILTER (WHERE field = %s) AS %s", args.Add(name), q(name))
-		fmt.Fprintf(&cols, ", f.%s", q(name))
-	}
-	stmt := fmt.Sprintf(`CREATE TABLE %s AS
-SELECT b.*%s FROM %s b LEFT JOIN (
-  SELECT customer_id%s FROM %s GROUP BY customer_id
-) f ON f.customer_id = b.customer_id
-ORDER BY b.customer_id`,
-		q(engine.StagedName("profiles")), cols.String(), q(engine.StagedName(base)), pivot.String(), q(engine.StagedName("field_lineage")))
-	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+q(engine.StagedName("profiles"))); err != nil {
-		return err
-	}
-	if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
-		return err
-	}
-	return r.eng.Exec(ctx, "DROP TABLE "+q(engine.StagedName(base)))
 }

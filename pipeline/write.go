@@ -49,17 +49,54 @@ func (r *run) loadRows(ctx context.Context, table string, cols []engine.Column, 
 	return err
 }
 
+// customerIndex gives the customer of any node for the millions of rows
+// of the write stage without a map lookup or a new interface value per
+// row: each cluster root's profile, and each customer ID boxed once.
+type customerIndex struct {
+	root   []int32 // node → the root of its cluster (identity.Result.Root)
+	ofRoot []int32 // root node → index in run.profiles, -1 without a profile
+	ids    []any   // index in run.profiles → the customer ID as an engine value
+}
+
+func (r *run) customerIndex() *customerIndex {
+	c := &customerIndex{root: r.res.Root, ofRoot: make([]int32, len(r.g.Nodes)), ids: make([]any, len(r.profiles))}
+	for i := range c.ofRoot {
+		c.ofRoot[i] = -1
+	}
+	for i, p := range r.profiles {
+		c.ofRoot[p.root] = int32(i)
+		c.ids[i] = p.id
+	}
+	return c
+}
+
+// of returns the customer ID of a node's cluster, nil without a profile.
+func (c *customerIndex) of(node int32) any {
+	if p := c.ofRoot[c.root[node]]; p >= 0 {
+		return c.ids[p]
+	}
+	return nil
+}
+
+// profile returns the index in run.profiles of a node's customer, or
+// len(run.profiles) without one (so those sort last, as NULLs do).
+func (c *customerIndex) profile(node int32) int32 {
+	if p := c.ofRoot[c.root[node]]; p >= 0 {
+		return p
+	}
+	return int32(len(c.ids))
+}
+
 // recordsByCustomer orders the records customer by customer, in customer
-// ID order, then those without a profile. Written in this order, the
-// records of one customer share a row group, and DuckDB's zone maps answer
-// "this customer's records" (the profile and console pages) by reading
-// that one group instead of scanning millions of rows.
+// ID order (run.profiles is sorted so by then), then those without a
+// profile. Written in this order, the records of one customer share a row
+// group, and DuckDB's zone maps answer "this customer's records" (the
+// profile and console pages) by reading that one group instead of
+// scanning millions of rows.
 func (r *run) recordsByCustomer() []int32 {
-	ps := slices.Clone(r.profiles)
-	slices.SortFunc(ps, func(a, b *profile) int { return strings.Compare(a.id, b.id) })
 	order := make([]int32, 0, len(r.recs))
 	inProfile := make([]bool, len(r.recs))
-	for _, p := range ps {
+	for _, p := range r.profiles {
 		for _, ri := range p.records {
 			order = append(order, ri)
 			inProfile[ri] = true
@@ -74,13 +111,15 @@ func (r *run) recordsByCustomer() []int32 {
 }
 
 func (r *run) write(ctx context.Context) error {
-	rootID := make(map[int32]string, len(r.profiles))
-	anchor := map[int32]bool{}
+	// From here on the profiles are in customer ID order, the order every
+	// per-customer table is written in.
+	sortProfiles(r.profiles)
+	cust := r.customerIndex()
+	customerOf := cust.of
+	anchor := make([]bool, len(r.recs))
 	for _, p := range r.profiles {
-		rootID[p.root] = p.id
-		anchor[r.recs[p.records[0]].node] = true
+		anchor[p.records[0]] = true
 	}
-	customerOf := func(node int32) any { return nullString(rootID[r.res.Root[node]]) }
 
 	recCols := []engine.Column{
 		{Name: "record_key", Type: engine.Text}, {Name: "source", Type: engine.Text}, {Name: "pk", Type: engine.Text},
@@ -94,6 +133,15 @@ func (r *run) write(ctx context.Context) error {
 	for _, f := range r.fields {
 		recCols = append(recCols, engine.Column{Name: f, Type: engine.Text})
 	}
+	// A few names repeat over millions of rows: box each once.
+	srcName, srcKind, srcRank := make([]any, len(r.sources)), make([]any, len(r.sources)), make([]any, len(r.sources))
+	for i, s := range r.sources {
+		srcName[i], srcKind[i], srcRank[i] = s.cfg.Name, s.cfg.Kind, int64(i)
+	}
+	typeNames := make([]any, len(r.types))
+	for i, t := range r.types {
+		typeNames[i] = t.name
+	}
 	// The tables are independent: two are appended at a time, one per core.
 	var g errgroup.Group
 	g.SetLimit(2)
@@ -102,7 +150,6 @@ func (r *run) write(ctx context.Context) error {
 	g.Go(func() error {
 		return r.loadTable(ctx, "records", recCols, len(order), func(i int, out []any) {
 			rec := r.recs[order[i]]
-			s := r.sources[rec.source]
 			var group any
 			if rec.group >= 0 {
 				group = r.g.Nodes[r.recs[rec.group].node].Value
@@ -111,8 +158,8 @@ func (r *run) write(ctx context.Context) error {
 			if first.isZero() {
 				first = rec.updated
 			}
-			out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, s.cfg.Name, rec.pk, s.cfg.Kind
-			out[4], out[5], out[6] = customerOf(rec.node), int64(rec.source), anchor[rec.node]
+			out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, srcName[rec.source], rec.pk, srcKind[rec.source]
+			out[4], out[5], out[6] = customerOf(rec.node), srcRank[rec.source], anchor[order[i]]
 			out[7], out[8] = rec.group < 0 || rec.winner, group
 			out[9], out[10], out[11], out[12] = rec.updated.value(), first.value(), int64(rec.rows), int64(rec.filled)
 			out[13], out[14] = rec.file, rec.line
@@ -128,32 +175,12 @@ func (r *run) write(ctx context.Context) error {
 
 	// record_identifiers says which record carries which identifier and
 	// whether the link held (a refused one leaves the identifier in
-	// another cluster). The identifiers index is then built by the engine
-	// from it; only identifiers no record links (seen through
-	// co-occurrence alone, or refused everywhere) are written from here.
-	covered := make([]bool, len(r.g.Nodes))
-	for _, rec := range r.recs {
-		for _, id := range rec.idents {
-			if r.res.Root[id.node] == r.res.Root[rec.node] {
-				covered[id.node] = true
-			}
-		}
-	}
-	var loose []int32
-	for n, node := range r.g.Nodes {
-		if !node.Record && !covered[n] {
-			loose = append(loose, int32(n))
-		}
-	}
-	// Millions of rows name a few types: box each name once.
-	typeNames := make([]any, len(r.types))
-	for i, t := range r.types {
-		typeNames[i] = t.name
-	}
-	// In the records' customer order, with the record's customer: a
-	// profile's keyring is then one zone-mapped range, not a join.
+	// another cluster). In the records' customer order, with the record's
+	// customer: a profile's keyring is then one zone-mapped range, not a
+	// join.
 	g.Go(func() error {
 		rec, next := 0, 0 // the record (in order) and its identifier to write next
+		var key, customer any
 		return r.loadRows(ctx, "record_identifiers", []engine.Column{
 			{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
 			{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text}, {Name: "linked", Type: engine.Bool},
@@ -166,49 +193,54 @@ func (r *run) write(ctx context.Context) error {
 				return false
 			}
 			x := r.recs[order[rec]]
+			if next == 0 { // a record's key and customer, boxed once for its identifiers
+				key, customer = r.g.Nodes[x.node].Value, customerOf(x.node)
+			}
 			id := x.idents[next]
 			next++
-			out[0], out[1], out[2], out[3] = r.g.Nodes[x.node].Value, typeNames[id.typ], id.value, id.raw
-			out[4], out[5] = r.res.Root[id.node] == r.res.Root[x.node], customerOf(x.node)
+			out[0], out[1], out[2], out[3] = key, typeNames[id.typ], id.value, id.raw
+			out[4], out[5] = r.res.Root[id.node] == r.res.Root[x.node], customer
 			return true
 		})
 	})
-	g.Go(func() error {
-		return r.loadTable(ctx, "loose_identifiers", []engine.Column{
-			{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text}, {Name: "customer_id", Type: engine.Text},
-		}, len(loose), func(i int, out []any) {
-			n := loose[i]
-			out[0], out[1], out[2] = r.types[r.g.Nodes[n].Type].name, r.g.Nodes[n].Value, customerOf(n)
-		})
-	})
+	g.Go(func() error { return r.writeIdentifiers(ctx, cust, typeNames) })
 	g.Go(func() error { return r.writeMatchPairs(ctx, customerOf) })
 	g.Go(func() error { return r.writeMeta(ctx) })
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return r.buildIdentifiers(ctx)
+	return g.Wait()
 }
 
-// buildIdentifiers writes the keyring index (type, value → customer) in
-// the engine from record_identifiers, records and the loose identifiers,
-// instead of appending millions of rows from Go.
-func (r *run) buildIdentifiers(ctx context.Context) error {
-	q := r.eng.Dialect().Quote
-	ids, ri, recs, loose := q(engine.StagedName("identifiers")), q(engine.StagedName("record_identifiers")),
-		q(engine.StagedName("records")), q(engine.StagedName("loose_identifiers"))
-	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+ids); err != nil {
-		return err
+// writeIdentifiers writes the keyring index: every identifier once, with
+// the customer of its cluster (null without a profile), in customer ID
+// order, then type and value. (It used to be built in SQL by joining
+// record_identifiers to records; the graph already holds the answer.)
+func (r *run) writeIdentifiers(ctx context.Context, cust *customerIndex, typeNames []any) error {
+	// Types sort by name, as the text column does.
+	typeRank := make([]int, len(r.types))
+	byName := make([]int, len(r.types))
+	for i := range byName {
+		byName[i] = i
 	}
-	stmt := `CREATE TABLE ` + ids + ` AS
-SELECT ri.type, ri.value, MIN(rec.customer_id) AS customer_id
-FROM ` + ri + ` ri JOIN ` + recs + ` rec ON rec.record_key = ri.record_key
-WHERE ri.linked GROUP BY ri.type, ri.value
-UNION ALL SELECT type, value, customer_id FROM ` + loose + `
-ORDER BY customer_id, type, value`
-	if err := r.eng.Exec(ctx, stmt); err != nil {
-		return err
+	slices.SortFunc(byName, func(a, b int) int { return strings.Compare(r.types[a].name, r.types[b].name) })
+	for rank, t := range byName {
+		typeRank[t] = rank
 	}
-	return r.eng.Exec(ctx, "DROP TABLE "+loose)
+	var ids []int32
+	for n, node := range r.g.Nodes {
+		if !node.Record {
+			ids = append(ids, int32(n))
+		}
+	}
+	nodes := r.g.Nodes
+	slices.SortFunc(ids, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(cust.profile(a), cust.profile(b)),
+			cmp.Compare(typeRank[nodes[a].Type], typeRank[nodes[b].Type]), strings.Compare(nodes[a].Value, nodes[b].Value))
+	})
+	return r.loadTable(ctx, "identifiers", []engine.Column{
+		{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text}, {Name: "customer_id", Type: engine.Text},
+	}, len(ids), func(i int, out []any) {
+		n := ids[i]
+		out[0], out[1], out[2] = typeNames[nodes[n].Type], nodes[n].Value, cust.of(n)
+	})
 }
 
 // writeLinks stores every decision that explains a profile: accepted links
