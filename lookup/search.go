@@ -94,24 +94,33 @@ func Search(ctx context.Context, eng engine.Engine, proj *config.Project, q Sear
 		return nil, err
 	}
 	cte, args := plan.sql()
-	from := " FROM cand c JOIN best s ON s.customer_id = c.customer_id AND s.rn = 1"
+	// The hits carry their profile's position and the columns filters and
+	// sorts use (see pipeline/search.go); a sort by name, or a tie broken
+	// by customer ID, joins the profiles for those.
+	from := " FROM cand c JOIN best s ON s.pos = c.pos AND s.rn = 1"
+	order = textOrder(q.Sort)
+	if strings.Contains(order, "p.") {
+		from += " JOIN search_profiles p ON p.pos = c.pos"
+	}
 	res := &SearchResult{}
+	var pos []int64
 	page := append(append(append([]any{}, args...), fargs...), q.Limit, q.Offset)
 	err = each(ctx, eng, cte+`
-SELECT s.customer_id, s.known, s.name, s.email, s.phone, s.record_count, s.sources, CAST(s.last_seen AS VARCHAR),
+SELECT s.pos, s.known, s.record_count, CAST(s.last_seen AS VARCHAR),
   c.score, s.kind, s.label, s.term, s.value, count(*) OVER () AS total`+from+filters+`
-ORDER BY `+order+`, s.customer_id LIMIT ? OFFSET ?`, page, func(rows *sql.Rows) error {
+ORDER BY `+order+` LIMIT ? OFFSET ?`, page, func(rows *sql.Rows) error {
 		var h SearchHit
-		var name, email, phone, last, label, term, value sql.NullString
+		var p int64
+		var last, label, term, value sql.NullString
 		var kind string
 		var score int
-		if err := rows.Scan(&h.CustomerID, &h.Known, &name, &email, &phone, &h.Records, &h.Sources, &last,
-			&score, &kind, &label, &term, &value, &res.Total); err != nil {
+		if err := rows.Scan(&p, &h.Known, &h.Records, &last, &score, &kind, &label, &term, &value, &res.Total); err != nil {
 			return err
 		}
-		h.Name, h.Email, h.Phone, h.LastSeen = name.String, email.String, phone.String, last.String
+		h.LastSeen = last.String
 		h.Matched, h.Match = matched(kind, label.String, term.String, value.String), quality(score)
 		res.Hits = append(res.Hits, h)
+		pos = append(pos, p)
 		return nil
 	})
 	if err != nil {
@@ -122,7 +131,82 @@ ORDER BY `+order+`, s.customer_id LIMIT ? OFFSET ?`, page, func(rows *sql.Rows) 
 		err = each(ctx, eng, cte+" SELECT count(*)"+from+filters, append(append([]any{}, args...), fargs...),
 			func(rows *sql.Rows) error { return rows.Scan(&res.Total) })
 	}
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	return res, showHits(ctx, eng, res.Hits, pos)
+}
+
+// textOrder is the ORDER BY of a text search, s being the hit (with the
+// columns search_terms copies) and p the profile, joined only when the
+// order names it. Profiles are numbered by last seen, newest first, then
+// customer ID: in that order, the position is the whole sort key.
+func textOrder(sort string) string {
+	switch sort {
+	case "":
+		return "c.score DESC, s.pos"
+	case "-last_seen":
+		return "s.pos"
+	}
+	col := map[string]string{"last_seen": "s.last_seen", "first_seen": "s.first_seen", "records": "s.record_count", "name": "p.sort_name"}[strings.TrimPrefix(sort, "-")]
+	if strings.HasPrefix(sort, "-") {
+		col += " DESC"
+	}
+	return col + " NULLS LAST, p.customer_id"
+}
+
+// posRun is how far apart two positions of a page may be and still be
+// read by one range scan of search_profiles: farther apart, a scan of its
+// own (DuckDB skips the row groups between; a range of positions costs
+// about as much as the rows it spans, a scan of its own a millisecond).
+const posRun = 8192
+
+// showHits fills in the columns a page only shows, read from
+// search_profiles for the page's positions (pos[i] is hits[i]'s): a range
+// per run of nearby positions, because DuckDB skips row groups by a range
+// but reads every row to test a list of positions alone.
+func showHits(ctx context.Context, eng engine.Engine, hits []SearchHit, pos []int64) error {
+	if len(pos) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(pos)
+	slices.Sort(sorted)
+	var parts []string
+	var args []any
+	for i := 0; i < len(sorted); {
+		j := i
+		for j+1 < len(sorted) && sorted[j+1]-sorted[j] <= posRun {
+			j++
+		}
+		parts = append(parts, "SELECT pos, customer_id, name, email, phone, sources FROM search_profiles WHERE pos >= ? AND pos <= ? AND pos IN ("+
+			strings.TrimSuffix(strings.Repeat("?, ", j+1-i), ", ")+")")
+		args = append(args, sorted[i], sorted[j])
+		for _, p := range sorted[i : j+1] {
+			args = append(args, p)
+		}
+		i = j + 1
+	}
+	at := make(map[int64]int, len(pos))
+	for i, p := range pos {
+		at[p] = i
+	}
+	found := 0
+	err := each(ctx, eng, strings.Join(parts, " UNION ALL "), args, func(rows *sql.Rows) error {
+		var p int64
+		var id string
+		var name, email, phone, sources sql.NullString
+		if err := rows.Scan(&p, &id, &name, &email, &phone, &sources); err != nil {
+			return err
+		}
+		h := &hits[at[p]]
+		h.CustomerID, h.Name, h.Email, h.Phone, h.Sources = id, name.String, email.String, phone.String, sources.String
+		found++
+		return nil
+	})
+	if err == nil && found != len(pos) {
+		err = fmt.Errorf("search: %d of %d hits have no profile in search_profiles", len(pos)-found, len(pos))
+	}
+	return err
 }
 
 // checkSearch validates a query and that the index exists.
@@ -509,8 +593,8 @@ func prefixMatch(p string) (string, string) {
 }
 
 // profileColumns are the search_profiles columns every hit carries (the
-// search_terms table repeats them), after customer_id.
-const profileColumns = "known, record_count, sources, first_seen, last_seen, name, sort_name, email, phone, segments"
+// search_terms table repeats them), after pos.
+const profileColumns = "known, record_count, first_seen, last_seen, segments"
 
 func qualified(alias, cols string) string {
 	parts := strings.Split(cols, ", ")
@@ -521,8 +605,9 @@ func qualified(alias, cols string) string {
 }
 
 // sql renders the plan as common table expressions ending in cand
-// (customer_id, score) and best (the customer's best hit, rn = 1, with
-// the profile's columns).
+// (pos, score) and best (the customer's best hit, rn = 1, with the
+// profile's columns search_terms copies), a customer being named by its
+// position in search_profiles.
 func (p *searchPlan) sql() (string, []any) {
 	var hits []string
 	var args []any
@@ -535,7 +620,7 @@ func (p *searchPlan) sql() (string, []any) {
 	var need strings.Builder
 	need.WriteString("CASE grp")
 	for _, k := range p.keys {
-		hits = append(hits, fmt.Sprintf("SELECT k.customer_id, k.kind, k.label, k.term, k.value, 0 AS grp, 0 AS tok, %d AS quality, %s FROM (%s) k JOIN search_profiles s ON s.customer_id = k.customer_id",
+		hits = append(hits, fmt.Sprintf("SELECT s.pos, k.kind, k.label, k.term, k.value, 0 AS grp, 0 AS tok, %d AS quality, %s FROM (%s) k JOIN search_profiles s ON s.customer_id = k.customer_id",
 			scoreKey, qualified("s", profileColumns), k.query))
 		args = append(args, k.arg)
 	}
@@ -543,7 +628,7 @@ func (p *searchPlan) sql() (string, []any) {
 		g++ // group 0 is the keys
 		fmt.Fprintf(&need, " WHEN %d THEN %d", g, len(r.words))
 		for i, w := range r.words {
-			cols := fmt.Sprintf("t.customer_id, t.kind, t.label, t.term, t.value, %d AS grp, %d AS tok", g, i)
+			cols := fmt.Sprintf("t.pos, t.kind, t.label, t.term, t.value, %d AS grp, %d AS tok", g, i)
 			restrict := func() string {
 				cond := ""
 				if r.kind != "" {
@@ -598,14 +683,14 @@ func (p *searchPlan) sql() (string, []any) {
 	cte := `WITH hits AS (
 ` + strings.Join(hits, "\nUNION ALL ") + `
 ), tok AS (
-  SELECT customer_id, grp, tok, max(quality) AS q FROM hits GROUP BY customer_id, grp, tok
+  SELECT pos, grp, tok, max(quality) AS q FROM hits GROUP BY pos, grp, tok
 ), grp AS (
-  SELECT customer_id, grp, min(q) AS score FROM tok GROUP BY customer_id, grp HAVING count(*) = ` + need.String() + `
+  SELECT pos, grp, min(q) AS score FROM tok GROUP BY pos, grp HAVING count(*) = ` + need.String() + `
 ), cand AS (
-  SELECT customer_id, max(score) AS score FROM grp GROUP BY customer_id
+  SELECT pos, max(score) AS score FROM grp GROUP BY pos
 ), best AS (
-  SELECT h.*, ROW_NUMBER() OVER (PARTITION BY h.customer_id ORDER BY g.score DESC, h.grp, h.quality DESC, h.kind, h.label, h.term) AS rn
-  FROM hits h JOIN grp g ON g.customer_id = h.customer_id AND g.grp = h.grp
+  SELECT h.*, ROW_NUMBER() OVER (PARTITION BY h.pos ORDER BY g.score DESC, h.grp, h.quality DESC, h.kind, h.label, h.term) AS rn
+  FROM hits h JOIN grp g ON g.pos = h.pos AND g.grp = h.grp
 )`
 	return cte, args
 }

@@ -13,11 +13,13 @@ import (
 
 // The customer search index (see lookup.Search and docs/console.md):
 //
-//   - search_terms(term, customer_id, kind, label, value): one row per
+//   - search_terms(term, kind, label, value, pos, …): one row per
 //     normalised name token ("jane", kind name, label the field) and per
 //     identifier value (kind id, label the type; phones without "+", the
-//     rest lower-cased), sorted by term so a DuckDB scan for a term or a
-//     prefix skips every row group whose range cannot hold it;
+//     rest lower-cased), with its customer's position in search_profiles
+//     and the profile columns a search filters and sorts by (not the
+//     ones it only shows), sorted by term so a DuckDB scan for a term or
+//     a prefix skips every row group whose range cannot hold it;
 //   - search_profiles: one row per profile with what a result list shows
 //     and sorts by (display name, one email, one phone, counts, dates).
 //
@@ -183,12 +185,16 @@ func (r *run) searchNameTokens(ctx context.Context) error {
 }
 
 // searchTerms writes search_terms from the name tokens and the keyring,
-// each term with its customer's search_profiles columns: a text search
-// then filters, counts, sorts and shows its hits from this one table,
-// without joining a million profiles by customer ID (a hash join that
-// costs more than the search itself). Rows are ordered by kind, label and
-// term, so DuckDB's zone maps skip every row group that cannot hold a
-// looked-up term or prefix.
+// each term with its customer's position in search_profiles and the
+// columns a text search filters and sorts by (searchTermColumns): a
+// search then filters, counts, sorts and pages its hits from this one
+// table, without joining a million profiles (a scan that costs more than
+// the search itself), and reads the columns it only shows (name, email,
+// phone, sources) for the page's positions alone. Those four strings are
+// not copied into the millions of terms: writing them was most of the
+// stage. Rows are grouped by kind and label and ordered by term, so
+// DuckDB's zone maps skip every row group that cannot hold a looked-up
+// term or prefix.
 func (r *run) searchTerms(ctx context.Context) error {
 	d := r.eng.Dialect()
 	q := d.Quote
@@ -205,6 +211,16 @@ func (r *run) searchTerms(ctx context.Context) error {
 			r.searchSource("records")+" WHERE 1 = 0")
 	}
 	phones := inList("type", identifierTypesBy(&r.proj.Config, "phone"), args)
+	// The kind and label sort as one small number: keys that start with
+	// two strings of the same few values cost a third more to sort.
+	scope := "CASE"
+	for i, f := range NameFields(&r.proj.Config) {
+		scope += " WHEN kind = 'name' AND label = " + args.Add(f) + " THEN " + fmt.Sprint(i)
+	}
+	for i, typ := range r.proj.Config.IdentOrder {
+		scope += " WHEN kind = 'id' AND label = " + args.Add(typ) + " THEN " + fmt.Sprint(len(names)+i)
+	}
+	scope += " ELSE " + fmt.Sprint(len(names)+len(r.proj.Config.IdentOrder)) + " END"
 	terms, tokens := q(engine.StagedName("search_terms")), q(engine.StagedName("search_name_tokens"))
 	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+terms); err != nil {
 		return err
@@ -216,7 +232,7 @@ func (r *run) searchTerms(ctx context.Context) error {
 	// sorted side through, so the order survives in row groups, which is
 	// all the zone maps need.
 	stmt := `CREATE TABLE ` + terms + ` AS
-SELECT t.term, t.kind, t.label, t.value, ` + searchProfileColumns("s") + `
+SELECT t.term, t.kind, t.label, t.value, ` + searchTermColumns("s") + `
 FROM (
   SELECT term, customer_id, kind, label, value FROM (
     SELECT DISTINCT n.token AS term, r.customer_id, CAST('name' AS ` + text + `) AS kind, r.label, CAST(NULL AS ` + text + `) AS value
@@ -224,7 +240,7 @@ FROM (
     UNION ALL
     SELECT CASE WHEN ` + phones + ` THEN ltrim(value, '+') ELSE lower(value) END, customer_id, CAST('id' AS ` + text + `), type, value
     FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL
-  ) k ORDER BY kind, label, term
+  ) k ORDER BY ` + scope + `, term
 ) t JOIN ` + q(engine.StagedName("search_profiles")) + ` s ON s.customer_id = t.customer_id`
 	if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
 		return err
@@ -232,9 +248,12 @@ FROM (
 	return r.eng.Exec(ctx, "DROP TABLE "+tokens)
 }
 
-// searchProfileColumns lists the columns of search_profiles, qualified.
-func searchProfileColumns(alias string) string {
-	cols := []string{"customer_id", "known", "record_count", "sources", "first_seen", "last_seen", "name", "sort_name", "email", "phone", "segments"}
+// searchTermColumns lists the search_profiles columns search_terms
+// copies, qualified: the customer's position and what a text search
+// filters and sorts by, except the customer ID and the name (lookup
+// joins those when a sort needs them).
+func searchTermColumns(alias string) string {
+	cols := []string{"pos", "known", "record_count", "first_seen", "last_seen", "segments"}
 	for i, c := range cols {
 		cols[i] = alias + "." + c
 	}

@@ -16,8 +16,9 @@ import (
 // TestSearchIndex checks the search tables a run writes against the same
 // index spelt out in Go from the results they are built from: a name term
 // for every token of every name field of every record of a profile, an id
-// term for every identifier, each with its profile's search_profiles
-// columns. It does so on the coffee example (accents, anonymous visitors
+// term for every identifier, each with its profile's position and the
+// search_profiles columns a search filters and sorts by; and the
+// positions, segments and names of search_profiles themselves. It does so on the coffee example (accents, anonymous visitors
 // with profiles of their own) and on a generated project, after a full run
 // and after `knit run --only search`, which reads the live results back.
 func TestSearchIndex(t *testing.T) {
@@ -58,21 +59,23 @@ func checkSearchIndex(t *testing.T, p *project) []string {
 	for typ, it := range p.proj.Config.Identifiers {
 		phones[typ] = strings.EqualFold(it.Normalize, "phone")
 	}
-	// The profile columns every term carries, by customer.
-	profileCols := "customer_id, known, record_count, sources, first_seen, last_seen, name, sort_name, email, phone, segments"
+	// The profile columns every term carries (its profile's position and
+	// what a search filters and sorts by), by customer.
+	termCols := "pos, known, record_count, first_seen, last_seen, segments"
 	profiles := map[string]string{}
-	queryRows(t, p, "SELECT s.*, "+quoteAll("p.", names)+" FROM (SELECT "+profileCols+" FROM search_profiles) s JOIN profiles p ON p.customer_id = s.customer_id",
+	queryRows(t, p, "SELECT s.*, "+quoteAll("p.", names)+" FROM (SELECT customer_id, name, sort_name, "+termCols+" FROM search_profiles) s JOIN profiles p ON p.customer_id = s.customer_id",
 		func(v []sql.NullString) {
-			profiles[v[0].String] = rowText(v[:11])
+			profiles[v[0].String] = rowText(v[3:9])
+			v = append(v[:3:3], v[9:]...) // customer_id, name, sort_name, name fields
 			// The display name: the name fields that have a value, in order.
 			var parts []string
-			for _, f := range v[11:] {
+			for _, f := range v[3:] {
 				if f.Valid {
 					parts = append(parts, f.String)
 				}
 			}
-			if want := strings.Join(parts, " "); v[6].String != want || v[7].String != strings.ToLower(want) || v[6].Valid != (want != "") {
-				t.Errorf("customer %s: name %q, sort name %q; want %q", v[0].String, v[6].String, v[7].String, want)
+			if want := strings.Join(parts, " "); v[1].String != want || v[2].String != strings.ToLower(want) || v[1].Valid != (want != "") {
+				t.Errorf("customer %s: name %q, sort name %q; want %q", v[0].String, v[1].String, v[2].String, want)
 			}
 		})
 	if n := p.count("SELECT count(*) FROM profiles"); len(profiles) != n || n == 0 {
@@ -125,7 +128,7 @@ func checkSearchIndex(t *testing.T, p *project) []string {
 		add(term, "id", v[1].String, v[2], v[0].String)
 	})
 	var got []string
-	queryRows(t, p, "SELECT term, kind, label, value, "+profileCols+" FROM search_terms", func(v []sql.NullString) {
+	queryRows(t, p, "SELECT term, kind, label, value, "+termCols+" FROM search_terms", func(v []sql.NullString) {
 		got = append(got, rowText(v[:4])+"|"+rowText(v[4:]))
 	})
 	slices.Sort(want)

@@ -40,6 +40,7 @@ func TestParitySearch(t *testing.T) {
 		{Text: "email:jane.d"}, {Text: "loyalty_id:707"}, {Text: "phone:5035550142"}, {Text: "unknown1"}, {Text: "Unkonwn5", Known: "unknown"},
 		{Text: "loyalty/707"}, {Text: "jane doe"}, {Text: "DOE  jan"}, {Text: "maría garcía"}, {Text: "Garica"},
 		{Text: "smith", Sort: "-records"}, {Text: "sam", Segment: "no_loyalty_no_checkout"},
+		{Text: "a", Sort: "name"}, {Text: "503", Sort: "-name"}, {Text: "a", Sort: "first_seen", Limit: 2, Offset: 1}, {Text: "unk", Sort: "last_seen"},
 		{Text: "%"}, {Text: "_"}, {Text: `\`}, {Text: "jane'; DROP TABLE profiles; --"},
 	}
 	ctx := context.Background()
