@@ -312,6 +312,9 @@ func (r *run) searchProfiles(ctx context.Context) error {
 	// After the segments' parameters: DuckDB binds "?" in text order.
 	emails := inList("type", identifierTypesBy(&r.proj.Config, "email"), args)
 	phones := inList("type", identifierTypesBy(&r.proj.Config, "phone"), args)
+	// Only those identifiers are grouped, not the anonymous IDs and the
+	// rest: the grouping by customer is a third of the statement.
+	emailsOrPhones := inList("type", append(identifierTypesBy(&r.proj.Config, "email"), identifierTypesBy(&r.proj.Config, "phone")...), args)
 	// known_pos comes from a running count of the known profiles in the
 	// same window as pos: one sort of the profiles instead of two.
 	stmt := `CREATE TABLE ` + out + ` AS
@@ -324,7 +327,7 @@ FROM (
     ` + segments + ` AS segments
   FROM ` + r.searchSource("profiles") + ` p` + segJoin + ` LEFT JOIN (
     SELECT customer_id, min(CASE WHEN ` + emails + ` THEN value END) AS email, min(CASE WHEN ` + phones + ` THEN value END) AS phone
-    FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL GROUP BY customer_id
+    FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL AND (` + emailsOrPhones + `) GROUP BY customer_id
   ) c ON c.customer_id = p.customer_id
   WINDOW w AS (ORDER BY p.last_seen DESC NULLS LAST, p.customer_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ) x

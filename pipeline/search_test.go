@@ -100,6 +100,27 @@ func checkSearchIndex(t *testing.T, p *project) []string {
 		}
 	})
 	checkPositions(t, p)
+	// One email and one phone per profile: the least of its values of an
+	// email or a phone type.
+	kinds := map[string]string{}
+	for typ, it := range p.proj.Config.Identifiers {
+		kinds[typ] = strings.ToLower(it.Normalize)
+	}
+	least := map[[2]string]string{}
+	queryRows(t, p, "SELECT customer_id, type, value FROM identifiers WHERE customer_id IS NOT NULL", func(v []sql.NullString) {
+		k := [2]string{v[0].String, kinds[v[1].String]}
+		if old, ok := least[k]; !ok || v[2].String < old {
+			least[k] = v[2].String
+		}
+	})
+	queryRows(t, p, "SELECT customer_id, email, phone FROM search_profiles", func(v []sql.NullString) {
+		for i, kind := range []string{"email", "phone"} {
+			want, ok := least[[2]string{v[0].String, kind}]
+			if got := v[1+i]; got.Valid != ok || got.String != want {
+				t.Errorf("customer %s: %s %q, want %q", v[0].String, kind, got.String, want)
+			}
+		}
+	})
 	seen := map[string]bool{}
 	var want []string
 	add := func(term, kind, label string, value sql.NullString, customer string) {
