@@ -27,7 +27,10 @@ func (s *Server) collectHandler(kind string) handlerFunc {
 			return err
 		}
 		now := s.opt.Now()
-		p, err := collect.Parse(body, kind, now)
+		var p *collect.Payload
+		if !s.work.try(func() { p, err = collect.Parse(body, kind, now) }) {
+			return errOverloaded
+		}
 		if err != nil {
 			return err
 		}
@@ -86,6 +89,15 @@ func (s *Server) ingest(r *http.Request, events []*collect.Event) error {
 	}
 	s.metrics.stored.Add(int64(len(fresh)))
 	s.shared.enqueue(first, fresh)
+	// The events are stored: they are stitched whatever the queue holds
+	// (run waits for room rather than refusing).
+	s.work.run(func() { s.stitch(fresh, first) })
+	return nil
+}
+
+// stitch applies stored events to the live graph; the first has log
+// position first, the others follow it.
+func (s *Server) stitch(fresh []*collect.Event, first uint64) {
 	s.mu.RLock()
 	st := s.st // any state prepares alike: it reads only the configuration
 	s.mu.RUnlock()
@@ -106,7 +118,6 @@ func (s *Server) ingest(r *http.Request, events []*collect.Event) error {
 	}
 	s.metrics.linksMade.Add(int64(made))
 	s.metrics.linksRefused.Add(int64(refused))
-	return nil
 }
 
 // dedupe remembers the latest messageIds, in a ring: the window is
