@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -44,6 +45,7 @@ var (
 	runID       = flag.String("run", fmt.Sprint(time.Now().UnixNano()), "prefix of message IDs (unique per run)")
 	warmup      = flag.Duration("warmup", 2*time.Second, "mixed: time at the full rates before the measured -duration (connections opened, server warm); not counted")
 	lookupConns = flag.Int("lookup-conns", 256, "mixed: most keep-alive connections for lookups (64 are opened before the run)")
+	slowLog     = flag.String("slow-log", "", "mixed: write the send time (Unix µs) and latency (µs) of every measured lookup slower than 2 ms to this file, to line them up with the server's GC cycles (GODEBUG=gctrace=1)")
 	adminToken  = flag.String("admin-token", os.Getenv("KNIT_ADMIN_TOKEN"), "mixed: admin token to read the server's /metrics before and after (optional)")
 )
 
@@ -226,6 +228,17 @@ func mixed() {
 			acked.Add(int64(*batchSize))
 		}
 	})
+	var slow *bufio.Writer
+	if *slowLog != "" {
+		f, err := os.Create(*slowLog)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		slow = bufio.NewWriter(f)
+		defer slow.Flush()
+	}
 	var mu sync.Mutex
 	samples := make([]sample, 0, *lookupRate*int(duration.Seconds()+1))
 	var notOK, sent atomic.Int64
@@ -245,6 +258,9 @@ func mixed() {
 			return
 		}
 		mu.Lock()
+		if slow != nil && t1.Sub(t0) > 2*time.Millisecond {
+			fmt.Fprintf(slow, "%d %d\n", t0.UnixMicro(), t1.Sub(t0).Microseconds())
+		}
 		samples = append(samples, sample{lat: t1.Sub(t0), fromSched: t1.Sub(sched)})
 		mu.Unlock()
 	})
