@@ -339,8 +339,9 @@ type rowParser struct {
 
 func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) error {
 	s := p.s
-	typed := make([]any, len(p.cols)-2)
 	var slab []any
+	var fileName string
+	var file any
 	var idents []parsedIdent
 	var attrs []string
 	batch := make([]parsedRow, 0, parsedBatch)
@@ -362,6 +363,15 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) 
 			return err
 		}
 		s.rep.RowsRead++
+		// Rows are cut from a slab a batch long: one allocation per batch
+		// instead of one per row (the batch owns its rows until appended).
+		// A rejected row's slot is taken by the next row.
+		n := len(p.cols)
+		if len(slab) < n {
+			slab = make([]any, bulkBatch*n)
+		}
+		raw := slab[:n:n]
+		typed := raw[2:]
 		if err := p.typer.Convert(row, typed); err != nil {
 			if errors.As(err, &rowErr) {
 				p.r.reject(s, rowErr)
@@ -375,16 +385,11 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) 
 				Reason: "the primary key is empty", Raw: strings.Join(row.Values, string(csvSep))})
 			continue
 		}
-		// Rows are cut from a slab a batch long: one allocation per batch
-		// instead of one per row (the batch owns its rows until appended).
-		n := len(p.cols)
-		if len(slab) < n {
-			slab = make([]any, bulkBatch*n)
-		}
-		raw := slab[:n:n]
 		slab = slab[n:]
-		raw[0], raw[1] = row.File, row.Line
-		copy(raw[2:], typed)
+		if row.File != fileName || file == nil {
+			fileName, file = row.File, row.File // boxed once per file, not per row
+		}
+		raw[0], raw[1] = file, row.Line
 		if err := bulk.add(raw); err != nil {
 			return err
 		}
