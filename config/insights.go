@@ -165,7 +165,7 @@ func (c *checker) checkActivities() {
 }
 
 // fixedActivityColumns are the activity table's own columns.
-var fixedActivityColumns = []string{"customer_id", "activity_id", "source", "type", "ts", "title", "known_at_time"}
+var fixedActivityColumns = []string{"customer_id", "customer_key", "activity_id", "primary_key", "source", "type", "ts", "title", "known_at_time"}
 
 func (c *checker) checkMeasures() {
 	cfg := c.cfg

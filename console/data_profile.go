@@ -179,7 +179,7 @@ func (c *Console) activityTypes(ctx context.Context, customerID string) ([]activ
 		return nil, err
 	}
 	var out []activityType
-	err := c.each(ctx, `SELECT type, count(*) FROM activities WHERE customer_id = ? GROUP BY type ORDER BY type LIMIT 200`, []any{customerID},
+	err := c.each(ctx, `SELECT type, count(*) FROM activities WHERE `+insights.CustomerKeyIs(c.eng.Dialect(), "?")+` GROUP BY type ORDER BY type LIMIT 200`, []any{customerID},
 		func(rows *sql.Rows) error {
 			var a activityType
 			var typ sql.NullString

@@ -95,7 +95,7 @@ func TestDesignQuestionsOnTheExample(t *testing.T) {
 	// Jane's sign-in and checkout came after her e-commerce account
 	// (2022-07-20 18:00), so both were recorded while she was known.
 	jane := s.value(`SELECT customer_id FROM identifiers WHERE type = 'loyalty_id' AND value = '707'`)
-	if got := s.value(`SELECT count(*) FROM activities WHERE customer_id = ? AND source = 'web' AND known_at_time`, jane); got != "2" {
+	if got := s.value(`SELECT count(*) FROM activities a JOIN known_since ks ON ks.customer_key = a.customer_key WHERE ks.customer_id = ? AND source = 'web' AND known_at_time`, jane); got != "2" {
 		t.Errorf("Jane's web activities known at the time = %s, want 2", got)
 	}
 	// Jane's measures: one purchase of 4.50 at S-PDX-01.

@@ -350,13 +350,13 @@ func TestActivitiesReusedWhenNothingChanged(t *testing.T) {
 	if s.rep.Insights.Activities.Reused {
 		t.Fatal("the first run reused activities")
 	}
-	before := s.value(`SELECT string_agg(activity_id || ' ' || customer_id || ' ' || CAST(known_at_time AS VARCHAR), ', ' ORDER BY activity_id) FROM activities`)
+	before := s.value(`SELECT string_agg(source || '/' || primary_key || ' ' || ks.customer_id || ' ' || CAST(known_at_time AS VARCHAR), ', ' ORDER BY primary_key) FROM activities a JOIN known_since ks ON ks.customer_key = a.customer_key`)
 	s.db.Close()
 	s = runShop(t, dir, shopNow.Add(time.Hour))
 	if a := s.rep.Insights.Activities; !a.Reused || a.Activities["events"] != 5 {
 		t.Fatalf("second run: %+v, want the 5 activities reused", a)
 	}
-	if got := s.value(`SELECT string_agg(activity_id || ' ' || customer_id || ' ' || CAST(known_at_time AS VARCHAR), ', ' ORDER BY activity_id) FROM activities`); got != before {
+	if got := s.value(`SELECT string_agg(source || '/' || primary_key || ' ' || ks.customer_id || ' ' || CAST(known_at_time AS VARCHAR), ', ' ORDER BY primary_key) FROM activities a JOIN known_since ks ON ks.customer_key = a.customer_key`); got != before {
 		t.Errorf("activities after reuse = %s, want %s", got, before)
 	}
 	if got := s.value(`SELECT n_all FROM customer_measures WHERE customer_id = ?`, s.customer("m1")); got != "4" {
@@ -371,7 +371,7 @@ func TestActivitiesReusedWhenNothingChanged(t *testing.T) {
 	if s.rep.Insights.Activities.Reused {
 		t.Fatal("a changed amount reused the old activities")
 	}
-	if got := s.value(`SELECT amount FROM activities WHERE activity_id = 'events/e5'`); got != "6" {
+	if got := s.value(`SELECT amount FROM activities WHERE source = 'events' AND primary_key = 'e5'`); got != "6" {
 		t.Errorf("e5's amount = %s, want 6", got)
 	}
 }
@@ -444,5 +444,34 @@ func TestFloatSumsAreExact(t *testing.T) {
 	}
 	if got := s.value(`SELECT customer_id FROM segment_members WHERE segment = 'tiny'`); got != m3 {
 		t.Errorf("tiny = %s, want m3 (%s)", got, m3)
+	}
+}
+
+// Activities hold the customer's integer key, the bare primary key and no
+// title copied from the type; the timeline and measures read the
+// customer, activity ID and title through known_since and the derived
+// columns, as before.
+func TestActivitiesAreCompact(t *testing.T) {
+	dir := writeShop(t, shopEvents, "")
+	s := runShop(t, dir, shopNow)
+	if got := s.value(`SELECT string_agg(column_name, ',' ORDER BY column_index) FROM duckdb_columns() WHERE table_name = 'activities'`); got != "customer_key,primary_key,source,type,ts,title,known_at_time,amount,store" {
+		t.Errorf("activities columns = %s", got)
+	}
+	if got := s.value(`SELECT count(*) FROM activities WHERE title IS NOT NULL`); got != "0" {
+		t.Errorf("%s titles stored for a source without a title column, want none", got)
+	}
+	m1 := s.customer("m1")
+	if got := s.value(`SELECT count(*) FROM activities a JOIN known_since ks ON ks.customer_key = a.customer_key WHERE ks.customer_id = ?`, m1); got != "4" {
+		t.Errorf("m1 has %s activities through known_since, want 4", got)
+	}
+	if got := s.value(`SELECT count(DISTINCT customer_key) = count(*) AND min(customer_key) = 1 AND max(customer_key) = count(*) FROM known_since`); got != "true" {
+		t.Errorf("known_since's customer keys are not 1..n: %s", got)
+	}
+	acts, err := insights.Timeline(context.Background(), s.db, m1, insights.TimelineFilter{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 2 || acts[0].ActivityID != "events/e4" || acts[0].Title != "View" || acts[1].ActivityID != "events/e3" || acts[1].Title != "Purchase" {
+		t.Errorf("m1's newest activities = %+v, want events/e4 (View) then events/e3 (Purchase)", acts)
 	}
 }

@@ -115,6 +115,40 @@ type TimelineFilter struct {
 	Properties []string  // property columns to read
 }
 
+// CustomerKeyIs is the condition, on the activities table, that an
+// activity belongs to the customer whose ID is the SQL expression id (a
+// placeholder): activities carry the customer's integer key, which
+// known_since maps to the customer ID.
+func CustomerKeyIs(d engine.Dialect, id string) string {
+	return d.Quote("customer_key") + " = (SELECT customer_key FROM " + d.Quote(KnownSinceTable) + " WHERE customer_id = " + id + ")"
+}
+
+// ActivityID is the SQL of an activity's ID, <source>/<primary key>, over
+// the activities table aliased alias ("" for none).
+func ActivityID(d engine.Dialect, alias string) string {
+	return col(d, alias, "source") + " || '/' || " + col(d, alias, "primary_key")
+}
+
+// ActivityTitle is the SQL of an activity's title: the title column, or
+// the type where the source has none (stored as NULL).
+func ActivityTitle(d engine.Dialect, alias string) string {
+	return "COALESCE(" + col(d, alias, "title") + ", " + col(d, alias, "type") + ")"
+}
+
+// ActivitySelect selects activity_id, source, type, ts and title of the
+// activities table aliased alias ("" for none).
+func ActivitySelect(d engine.Dialect, alias string) string {
+	return ActivityID(d, alias) + " AS activity_id, " + col(d, alias, "source") + ", " + col(d, alias, "type") + ", " +
+		col(d, alias, "ts") + ", " + ActivityTitle(d, alias) + " AS title"
+}
+
+func col(d engine.Dialect, alias, name string) string {
+	if alias == "" {
+		return d.Quote(name)
+	}
+	return alias + "." + d.Quote(name)
+}
+
 // Timeline lists a customer's activities, newest first.
 func Timeline(ctx context.Context, eng engine.Engine, customerID string, f TimelineFilter) ([]Activity, error) {
 	ok, err := eng.TableExists(ctx, ActivitiesTable)
@@ -126,11 +160,11 @@ func Timeline(ctx context.Context, eng engine.Engine, customerID string, f Timel
 	}
 	d := eng.Dialect()
 	p := &params{d: d}
-	cols := "activity_id, source, type, ts, title, known_at_time"
+	cols := ActivitySelect(d, "") + ", known_at_time"
 	for _, prop := range f.Properties {
 		cols += ", " + d.Quote(prop)
 	}
-	where := []string{"customer_id = " + p.add(customerID)}
+	where := []string{CustomerKeyIs(d, p.add(customerID))}
 	if len(f.Types) > 0 {
 		var marks []string
 		for _, t := range f.Types {

@@ -185,7 +185,7 @@ func (env *Env) buildSegmentInputs(ctx context.Context, schema *segment.Schema, 
 		for _, c := range countCols {
 			cols = append(cols, "c."+d.Quote(c))
 		}
-		join += " LEFT JOIN " + env.out(segmentCounts) + " c ON c.customer_id = p.customer_id"
+		join += " LEFT JOIN " + env.out(segmentCounts) + " c ON c.customer_key = ks.customer_key"
 	}
 	extra := ""
 	if len(cols) > 0 {
@@ -249,7 +249,7 @@ func (env *Env) buildActivityCounts(ctx context.Context, schema *segment.Schema,
 	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(segmentCounts)); err != nil {
 		return nil, nil, err
 	}
-	err := env.exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT a.customer_id, %s FROM %s a WHERE a.type IN (%s) GROUP BY a.customer_id",
+	err := env.exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT a.customer_key, %s FROM %s a WHERE a.type IN (%s) GROUP BY a.customer_key",
 		env.out(segmentCounts), strings.Join(aggs, ", "), env.in(ActivitiesTable), strings.Join(marks, ", ")), args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("segment activity counts: %w", err)

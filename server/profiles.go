@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/knit-cdp/knit"
+	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/insights"
 	"github.com/knit-cdp/knit/lookup"
 )
 
@@ -275,7 +277,8 @@ func (s *Server) batchActivities(r *http.Request, ids []string, n int) ([]Activi
 	}
 	var out []Activity
 	for _, id := range ids {
-		rows, err := s.eng.Query(r.Context(), `SELECT activity_id, source, type, ts, title FROM activities WHERE customer_id = ? ORDER BY ts DESC LIMIT ?`, id, n)
+		rows, err := s.eng.Query(r.Context(), engine.Rebind(s.eng.Dialect(),
+			`SELECT `+insights.ActivitySelect(s.eng.Dialect(), "")+` FROM activities WHERE `+insights.CustomerKeyIs(s.eng.Dialect(), "?")+` ORDER BY ts DESC LIMIT ?`), id, n)
 		if err != nil {
 			return nil, err
 		}
