@@ -8,15 +8,16 @@ import (
 // workPool runs the CPU-heavy part of ingestion — parsing a collection
 // body and stitching its events into the live graph — on a fixed number of
 // worker goroutines, each locked to an OS thread whose scheduling priority
-// is lowered where the platform allows (workpool_linux.go). Profile lookups
-// stay on net/http's own goroutines at normal priority.
+// is lowered when asked and the platform allows (workpool_linux.go).
+// Profile lookups stay on net/http's own goroutines at normal priority.
 //
-// Why: on a small machine, a lookup is answered in microseconds once it
-// runs, but it waits whenever every core is busy stitching a batch. With
-// the heavy work on fewer goroutines than Ps, and on threads the kernel
-// preempts first, a lookup finds a P and a core at once; ingestion still
-// gets every cycle nobody else wants (docs/serve.md "Ingestion yields to
-// lookups").
+// The idea: on a small machine, a lookup is answered in microseconds once
+// it runs, but it waits whenever every core is busy stitching a batch.
+// With the heavy work on fewer goroutines than Ps, and on threads the
+// kernel preempts first, a lookup should find a P and a core at once while
+// ingestion still gets every cycle nobody else wants (docs/serve.md
+// "Ingestion workers"). The catch: a thread the kernel deschedules keeps
+// its P.
 //
 // Jobs wait in a bounded queue: try refuses when it is full (the server
 // answers 429), run always waits (for work that must not be dropped, such
