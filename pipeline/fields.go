@@ -6,22 +6,27 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/engine"
 )
 
+// mergedFields holds, per profile (in customer ID order) and field, the
+// record that won the field and how many others had a value.
+type mergedFields struct {
+	won  []int32 // [p*len(fields)+f]: index in run.recs, -1 when no record has a value
+	alts []int32
+	ids  []any // each profile's customer ID, boxed once (see boxedIDs)
+}
+
 // mergeFields builds unified profiles: for every field, the winning value
 // among the profile's records by the field's policy, with its lineage (the
 // record that won). The records are still in memory, so the merge runs in
-// Go, and field_lineage and profiles are written once each; it used to be
-// a window query per field over the written records table, then a pivot.
-func (r *run) mergeFields(ctx context.Context) error {
+// Go, and the write stage appends field_lineage and profiles with the
+// other tables; it used to be a window query per field over the written
+// records table, then a pivot.
+func (r *run) mergeFields() {
 	sortProfiles(r.profiles)
 	nf := len(r.fields)
-	// won[p*nf+f] is the record that won field f of profile p (-1: none);
-	// alts the number of other records that had a value.
 	won := make([]int32, len(r.profiles)*nf)
 	alts := make([]int32, len(won))
 	for f, name := range r.fields {
@@ -40,10 +45,8 @@ func (r *run) mergeFields(ctx context.Context) error {
 			won[p*nf+f], alts[p*nf+f] = best, n-1
 		}
 	}
-	var g errgroup.Group
-	g.Go(func() error { return r.writeLineage(ctx, won, alts) })
-	g.Go(func() error { return r.writeProfiles(ctx, won) })
-	return g.Wait()
+	r.merged = mergedFields{won: won, alts: alts}
+	r.boxedIDs()
 }
 
 // sortProfiles puts profiles in customer ID order, the order the
@@ -112,8 +115,8 @@ func (rec *record) dedupeWinner() bool { return rec.group < 0 || rec.winner }
 // writeLineage writes field_lineage: per field, per customer in customer
 // ID order, the winning value and record. A profile's fields then sit in
 // one row group per field, and zone maps skip the rest.
-func (r *run) writeLineage(ctx context.Context, won, alts []int32) error {
-	nf := len(r.fields)
+func (r *run) writeLineage(ctx context.Context) error {
+	nf, won, alts := len(r.fields), r.merged.won, r.merged.alts
 	type row struct{ p, f int32 }
 	var rows []row
 	for f := range nf {
@@ -127,6 +130,7 @@ func (r *run) writeLineage(ctx context.Context, won, alts []int32) error {
 	for f, name := range r.fields {
 		names[f], policies[f] = name, r.proj.Config.Fields[name].Policy
 	}
+	ids := r.boxedIDs()
 	return r.loadTable(ctx, "field_lineage", []engine.Column{
 		{Name: "customer_id", Type: engine.Text}, {Name: "field", Type: engine.Text}, {Name: "value", Type: engine.Text},
 		{Name: "record_key", Type: engine.Text}, {Name: "policy", Type: engine.Text}, {Name: "alternatives", Type: engine.BigInt},
@@ -134,7 +138,7 @@ func (r *run) writeLineage(ctx context.Context, won, alts []int32) error {
 		x := rows[i]
 		k := int(x.p)*nf + int(x.f)
 		rec := r.recs[won[k]]
-		out[0], out[1], out[2] = r.profiles[x.p].id, names[x.f], rec.attrs[x.f]
+		out[0], out[1], out[2] = ids[x.p], names[x.f], rec.attrs[x.f]
 		out[3], out[4], out[5] = r.g.Nodes[rec.node].Value, policies[x.f], int64(alts[k])
 	})
 }
@@ -142,7 +146,8 @@ func (r *run) writeLineage(ctx context.Context, won, alts []int32) error {
 // writeProfiles writes the profiles table: one row per customer, in
 // customer ID order, with its known flag, record facts and unified fields
 // as columns.
-func (r *run) writeProfiles(ctx context.Context, won []int32) error {
+func (r *run) writeProfiles(ctx context.Context) error {
+	won := r.merged.won
 	cols := []engine.Column{
 		{Name: "customer_id", Type: engine.Text}, {Name: "known", Type: engine.Bool}, {Name: "anchor_record", Type: engine.Text},
 		{Name: "record_count", Type: engine.BigInt}, {Name: "sources", Type: engine.Text},
@@ -152,7 +157,7 @@ func (r *run) writeProfiles(ctx context.Context, won []int32) error {
 	for _, name := range r.fields {
 		cols = append(cols, engine.Column{Name: name, Type: engine.Text})
 	}
-	nf := len(r.fields)
+	nf, ids := len(r.fields), r.boxedIDs()
 	return r.loadTable(ctx, "profiles", cols, len(r.profiles), func(i int, out []any) {
 		p := r.profiles[i]
 		first, last := noStamp, noStamp
@@ -171,7 +176,7 @@ func (r *run) writeProfiles(ctx context.Context, won []int32) error {
 				srcs = append(srcs, name)
 			}
 		}
-		out[0], out[1], out[2] = p.id, p.known, r.g.Nodes[r.recs[p.records[0]].node].Value
+		out[0], out[1], out[2] = ids[i], p.known, r.g.Nodes[r.recs[p.records[0]].node].Value
 		out[3], out[4], out[5], out[6] = int64(len(p.records)), strings.Join(srcs, ","), first.value(), last.value()
 		out[7] = r.registry[p.id].Created
 		for f := range nf {

@@ -75,6 +75,7 @@ type run struct {
 	idEvents []identity.IDEvent
 	registry map[string]identity.IDInfo
 	profiles []*profile
+	merged   mergedFields // the unified fields' winners (fields.go)
 	runID    int64
 
 	ins insightsRun // activities, measures, segments: see insights.go
@@ -149,8 +150,10 @@ func (r *run) execute(ctx context.Context) error {
 		{"match", func() error { return r.match(ctx) }},
 		{"cluster", func() error { r.cluster(); return nil }},
 		{"ids", func() error { return r.assignIDs(ctx) }},
+		// The fields are merged in Go before the write stage, which
+		// appends their tables with the others, two at a time.
+		{"fields", func() error { r.mergeFields(); return nil }},
 		{"write", func() error { return r.write(ctx) }},
-		{"fields", func() error { return r.mergeFields(ctx) }},
 		{"activities", func() error { return r.insightStage(ctx, "activities") }},
 		{"measures", func() error { return r.insightStage(ctx, "measures") }},
 		{"segments", func() error { return r.insightStage(ctx, "segments") }},
@@ -168,7 +171,7 @@ func (r *run) execute(ctx context.Context) error {
 		if err := r.stage(s.name, s.f); err != nil {
 			return err
 		}
-		if s.name == "fields" {
+		if s.name == "write" {
 			r.releaseGraph()
 		}
 	}
@@ -181,7 +184,7 @@ func (r *run) execute(ctx context.Context) error {
 func (r *run) releaseGraph() {
 	r.g, r.recs, r.nodeRec, r.res = nil, nil, nil, nil
 	r.coEvidence, r.coSource, r.ruleEvidence, r.ruleScores = nil, nil, nil, nil
-	r.scored, r.profiles, r.registry, r.idEvents = nil, nil, nil, nil
+	r.scored, r.profiles, r.registry, r.idEvents, r.merged = nil, nil, nil, nil, mergedFields{}
 	r.blocked, r.blockedEvents = nil, nil
 	debug.FreeOSMemory() // collects, then returns the pages to the OS
 }

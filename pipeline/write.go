@@ -59,15 +59,28 @@ type customerIndex struct {
 }
 
 func (r *run) customerIndex() *customerIndex {
-	c := &customerIndex{root: r.res.Root, ofRoot: make([]int32, len(r.g.Nodes)), ids: make([]any, len(r.profiles))}
+	c := &customerIndex{root: r.res.Root, ofRoot: make([]int32, len(r.g.Nodes)), ids: r.boxedIDs()}
 	for i := range c.ofRoot {
 		c.ofRoot[i] = -1
 	}
 	for i, p := range r.profiles {
 		c.ofRoot[p.root] = int32(i)
-		c.ids[i] = p.id
 	}
 	return c
+}
+
+// boxedIDs returns each profile's customer ID as an engine value, boxed
+// once for the millions of rows that carry it (each box is an allocation,
+// and at a million customers every allocation brings the next garbage
+// collection of a heap of gigabytes nearer).
+func (r *run) boxedIDs() []any {
+	if len(r.merged.ids) != len(r.profiles) {
+		r.merged.ids = make([]any, len(r.profiles))
+		for i, p := range r.profiles {
+			r.merged.ids[i] = p.id
+		}
+	}
+	return r.merged.ids
 }
 
 // of returns the customer ID of a node's cluster, nil without a profile.
@@ -142,10 +155,11 @@ func (r *run) write(ctx context.Context) error {
 	for i, t := range r.types {
 		typeNames[i] = t.name
 	}
-	// The tables are independent: two are appended at a time, one per core.
+	// The tables are independent: two are appended at a time, one per
+	// core, the largest (records, record_identifiers) first so that the
+	// small ones fill in at the end.
 	var g errgroup.Group
 	g.SetLimit(2)
-	g.Go(func() error { return r.writeLinks(ctx, customerOf) })
 	order := r.recordsByCustomer()
 	g.Go(func() error {
 		return r.loadTable(ctx, "records", recCols, len(order), func(i int, out []any) {
@@ -204,6 +218,9 @@ func (r *run) write(ctx context.Context) error {
 		})
 	})
 	g.Go(func() error { return r.writeIdentifiers(ctx, cust, typeNames) })
+	g.Go(func() error { return r.writeLinks(ctx, customerOf) })
+	g.Go(func() error { return r.writeLineage(ctx) })
+	g.Go(func() error { return r.writeProfiles(ctx) })
 	g.Go(func() error { return r.writeMatchPairs(ctx, customerOf) })
 	g.Go(func() error { return r.writeMeta(ctx) })
 	return g.Wait()
