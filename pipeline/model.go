@@ -792,7 +792,7 @@ func (r *run) scoreModel(ctx context.Context) error {
 }
 
 // scoreSQL is the one query that scores every candidate pair in the
-// engine: the pairs as record indexes and their number (a window over
+// engine: the pairs as record indexes and their number (counted over
 // those narrow rows, before any value is joined), then every comparison's
 // level (CASE expressions) and the weight. It returns only the pairs whose
 // weight reaches floor, each as its record indexes, one integer coding its
@@ -815,9 +815,12 @@ func (p *modelPlan) scoreSQL(floor float64) (query string, radix []int64, err er
 		sel = append(sel, fmt.Sprintf("CASE WHEN v%d IN (%s) THEN x%d END AS x%d", ci, strings.Join(tfLevels, ", "), ci, ci))
 		xcols = append(xcols, fmt.Sprintf(", x%d", ci))
 	}
-	counted := "SELECT a, b, count(*) OVER () AS n FROM (" + p.candidatesSQL(p.cfg.Blocking) + ") i"
+	// The candidates are materialised once and counted by a scalar
+	// subquery over them: a window (count(*) OVER ()) buffered the same
+	// 2.5M pairs of the 1M-person benchmark at about a second of CPU more.
+	counted := "SELECT a, b, (SELECT count(*) FROM candidate_pairs) AS n FROM candidate_pairs"
 	scored := "SELECT " + strings.Join(sel, ", ") + ", " + p.weightSQL() + " AS w, n FROM (" + p.compareSQL(counted, 1, "n") + ") p"
-	return "SELECT a, b, code" + strings.Join(xcols, "") + ", n FROM (" + scored + ") s WHERE w >= " + sqlFloat(floor) + " ORDER BY a, b", radix, nil
+	return "WITH candidate_pairs AS MATERIALIZED (" + p.candidatesSQL(p.cfg.Blocking) + ") SELECT a, b, code" + strings.Join(xcols, "") + ", n FROM (" + scored + ") s WHERE w >= " + sqlFloat(floor) + " ORDER BY a, b", radix, nil
 }
 
 // levelCodeSQL packs the levels v0…vn of a scored pair into one integer,
