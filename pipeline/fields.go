@@ -25,7 +25,7 @@ type mergedFields struct {
 // other tables; it used to be a window query per field over the written
 // records table, then a pivot.
 func (r *run) mergeFields() {
-	sortProfiles(r.profiles)
+	r.sortProfiles()
 	nf := len(r.fields)
 	won := make([]int32, len(r.profiles)*nf)
 	alts := make([]int32, len(won))
@@ -49,11 +49,11 @@ func (r *run) mergeFields() {
 	r.boxedIDs()
 }
 
-// sortProfiles puts profiles in customer ID order, the order the
-// per-customer tables are written in (see recordsByCustomer). Sorting
-// sorted profiles again costs one pass.
-func sortProfiles(ps []*profile) {
-	slices.SortFunc(ps, func(a, b *profile) int { return strings.Compare(a.id, b.id) })
+// sortProfiles puts the profiles in customer ID order, the order the
+// per-customer tables are written in (see recordsByCustomer); the field
+// winners and the boxed IDs are indexed in that order.
+func (r *run) sortProfiles() {
+	slices.SortFunc(r.profiles, func(a, b *profile) int { return strings.Compare(a.id, b.id) })
 }
 
 // policyLess returns the order that puts a field's winning record first.

@@ -124,9 +124,8 @@ func (r *run) recordsByCustomer() []int32 {
 }
 
 func (r *run) write(ctx context.Context) error {
-	// From here on the profiles are in customer ID order, the order every
-	// per-customer table is written in.
-	sortProfiles(r.profiles)
+	// mergeFields, the stage before, sorted the profiles by customer ID,
+	// the order every per-customer table is written in.
 	cust := r.customerIndex()
 	customerOf := cust.of
 	anchor := make([]bool, len(r.recs))
