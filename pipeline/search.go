@@ -215,33 +215,32 @@ func (r *run) searchTerms(ctx context.Context) error {
 	// two strings of the same few values cost a third more to sort.
 	scope := "CASE"
 	for i, f := range NameFields(&r.proj.Config) {
-		scope += " WHEN kind = 'name' AND label = " + args.Add(f) + " THEN " + fmt.Sprint(i)
+		scope += " WHEN t.kind = 'name' AND t.label = " + args.Add(f) + " THEN " + fmt.Sprint(i)
 	}
 	for i, typ := range r.proj.Config.IdentOrder {
-		scope += " WHEN kind = 'id' AND label = " + args.Add(typ) + " THEN " + fmt.Sprint(len(names)+i)
+		scope += " WHEN t.kind = 'id' AND t.label = " + args.Add(typ) + " THEN " + fmt.Sprint(len(names)+i)
 	}
 	scope += " ELSE " + fmt.Sprint(len(names)+len(r.proj.Config.IdentOrder)) + " END"
 	terms, tokens := q(engine.StagedName("search_terms")), q(engine.StagedName("search_name_tokens"))
 	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+terms); err != nil {
 		return err
 	}
-	// The narrow rows are sorted and the profile columns joined after, in
-	// one statement: sorting the wide rows would take DuckDB past its
-	// memory limit at millions of terms, and a table of the sorted keys
-	// costs a write and a read of millions of rows. The join streams the
-	// sorted side through, so the order survives in row groups, which is
-	// all the zone maps need.
+	// The sort is the statement's last step: an ORDER BY inside a
+	// subquery need not survive the join after it, and an index whose
+	// terms are not in order makes every search scan the whole table.
+	// The profile columns it copies are the few a search filters and
+	// sorts by (searchTermColumns), so sorting the joined rows stays
+	// within DuckDB's memory limit at millions of terms.
 	stmt := `CREATE TABLE ` + terms + ` AS
 SELECT t.term, t.kind, t.label, t.value, ` + searchTermColumns("s") + `
 FROM (
-  SELECT term, customer_id, kind, label, value FROM (
-    SELECT DISTINCT n.token AS term, r.customer_id, CAST('name' AS ` + text + `) AS kind, r.label, CAST(NULL AS ` + text + `) AS value
-    FROM (` + strings.Join(names, " UNION ALL ") + `) r JOIN ` + tokens + ` n ON n.value = r.v
-    UNION ALL
-    SELECT CASE WHEN ` + phones + ` THEN ltrim(value, '+') ELSE lower(value) END, customer_id, CAST('id' AS ` + text + `), type, value
-    FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL
-  ) k ORDER BY ` + scope + `, term
-) t JOIN ` + q(engine.StagedName("search_profiles")) + ` s ON s.customer_id = t.customer_id`
+  SELECT DISTINCT n.token AS term, r.customer_id, CAST('name' AS ` + text + `) AS kind, r.label, CAST(NULL AS ` + text + `) AS value
+  FROM (` + strings.Join(names, " UNION ALL ") + `) r JOIN ` + tokens + ` n ON n.value = r.v
+  UNION ALL
+  SELECT CASE WHEN ` + phones + ` THEN ltrim(value, '+') ELSE lower(value) END, customer_id, CAST('id' AS ` + text + `), type, value
+  FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL
+) t JOIN ` + q(engine.StagedName("search_profiles")) + ` s ON s.customer_id = t.customer_id
+ORDER BY ` + scope + `, t.term`
 	if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
 		return err
 	}

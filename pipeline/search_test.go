@@ -165,7 +165,30 @@ func checkSearchIndex(t *testing.T, p *project) []string {
 	if p.count("SELECT count(*) FROM search_terms WHERE kind = 'name'") == 0 || p.count("SELECT count(*) FROM search_terms WHERE kind = 'id'") == 0 {
 		t.Fatal("no name or no id terms")
 	}
+	checkTermOrder(t, p)
 	return got
+}
+
+// checkTermOrder checks that search_terms is stored sorted: each kind and
+// label in one run of rows, its terms in order. The zone maps that let a
+// search skip row groups depend on it.
+func checkTermOrder(t *testing.T, p *project) {
+	t.Helper()
+	var prev []sql.NullString
+	done := map[string]bool{}
+	queryRows(t, p, "SELECT kind, label, term FROM search_terms ORDER BY rowid", func(v []sql.NullString) {
+		scope := v[0].String + "/" + v[1].String
+		switch {
+		case prev == nil || prev[0] != v[0] || prev[1] != v[1]:
+			if done[scope] {
+				t.Errorf("search_terms: the terms of %s are not in one run of rows", scope)
+			}
+			done[scope] = true
+		case v[2].String < prev[2].String:
+			t.Errorf("search_terms: %s term %q stored after %q", scope, v[2].String, prev[2].String)
+		}
+		prev = slices.Clone(v) // queryRows reuses v
+	})
 }
 
 // checkPositions checks pos and known_pos against the profiles numbered in
