@@ -200,40 +200,6 @@ func TestCustomerMeasuresByHand(t *testing.T) {
 	}
 }
 
-// TestMeasureTiesBrokenByValue: first, argmax and argmin over activities
-// that tie on their order take the smallest value (first, argmin) or the
-// largest (argmax), whatever order the rows come in.
-func TestMeasureTiesBrokenByValue(t *testing.T) {
-	rows := []string{
-		// m1: three purchases at one time, two of the largest amount.
-		"t1,m1,2024-01-01 10:00:00,Purchase,30,S2",
-		"t2,m1,2024-01-01 10:00:00,Purchase,30,S3",
-		"t3,m1,2024-01-01 10:00:00,Purchase,10,S1",
-		// m2: two purchases at one time and of one amount.
-		"t4,m2,2024-02-01 10:00:00,Purchase,10,S2",
-		"t5,m2,2024-02-01 10:00:00,Purchase,10,S1",
-	}
-	want := map[string][2]string{ // m1, m2
-		"first_store":  {"S1", "S1"},
-		"top_store":    {"S3", "S2"},
-		"bottom_store": {"S1", "S1"},
-	}
-	for _, order := range []string{"as listed", "reversed"} {
-		if order == "reversed" {
-			slices.Reverse(rows)
-		}
-		s := runShop(t, writeShop(t, "EventID,Member,TS,Type,Amount,Store\n"+strings.Join(rows, "\n")+"\n", ""), shopNow)
-		for measure, vals := range want {
-			for i, m := range []string{"m1", "m2"} {
-				got := s.value(fmt.Sprintf(`SELECT %q FROM customer_measures WHERE customer_id = ?`, measure), s.customer(m))
-				if got != vals[i] {
-					t.Errorf("rows %s: %s of %s = %s, want %s", order, measure, m, got, vals[i])
-				}
-			}
-		}
-	}
-}
-
 func TestBusinessMeasuresByHand(t *testing.T) {
 	s := runShop(t, writeShop(t, shopEvents, ""), shopNow)
 	want := map[[2]string]string{

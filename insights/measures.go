@@ -239,26 +239,19 @@ func compileAggregate(m *config.Measure, s *segment.Schema, floats map[string]bo
 	}
 	ts := alias + "." + p.d.Quote("ts")
 	pg := p.d.Name() == "postgres"
-	// pick takes val of the activity first in order. Activities that tie
-	// on order are told apart by val itself (the smallest when ascending,
-	// the largest when descending, never NULL when another value ties):
-	// without it the engine keeps whichever row a thread met first, and
-	// two runs over the same events could disagree on a customer's top
-	// store.
 	pick := func(val, order string, desc bool) string {
 		if pg {
 			dir := ""
 			if desc {
 				dir = " DESC"
 			}
-			// A NULL val loses a tie, as with DuckDB's arg_min and arg_max.
-			return "(array_agg(" + val + " ORDER BY " + order + dir + ", " + val + dir + " NULLS LAST)" + filter + ")[1]"
+			return "(array_agg(" + val + " ORDER BY " + order + dir + ")" + filter + ")[1]"
 		}
 		fn := "arg_min"
 		if desc {
 			fn = "arg_max"
 		}
-		return fn + "(" + val + ", (" + order + ", " + val + "))" + filter
+		return fn + "(" + val + ", " + order + ")" + filter
 	}
 	switch m.Aggregate {
 	case "count":

@@ -272,10 +272,6 @@ func TestParityCoffeeAndGuards(t *testing.T) {
 		{"junk_values", map[string]string{"data/ecommerce.csv": "A-1005,test@test.com,Other,Person,0000000000,2022-02-01 00:00:00\n" +
 			"A-1006,N/A,Third,Person,N/A,2022-02-02 00:00:00\n" +
 			"A-1007,null,Fourth,Person,555-555-5555,2022-02-03 00:00:00\n"}},
-		// Two largest purchases of one amount: favourite_store (argmax)
-		// takes the larger store on both engines, not the row met first.
-		{"tied_purchases", map[string]string{"data/pos.csv": "T-9001,S-PDX-02,707,,2022-07-26 08:00:00,99.00,Tie A\n" +
-			"T-9002,S-PDX-09,707,,2022-07-26 09:00:00,99.00,Tie B\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
