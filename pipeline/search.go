@@ -213,14 +213,17 @@ func (r *run) searchTerms(ctx context.Context) error {
 	phones := inList("type", identifierTypesBy(&r.proj.Config, "phone"), args)
 	// The kind and label sort as one small number: keys that start with
 	// two strings of the same few values cost a third more to sort.
-	scope := "CASE"
+	whens := ""
 	for i, f := range NameFields(&r.proj.Config) {
-		scope += " WHEN t.kind = 'name' AND t.label = " + args.Add(f) + " THEN " + fmt.Sprint(i)
+		whens += " WHEN t.kind = 'name' AND t.label = " + args.Add(f) + " THEN " + fmt.Sprint(i)
 	}
 	for i, typ := range r.proj.Config.IdentOrder {
-		scope += " WHEN t.kind = 'id' AND t.label = " + args.Add(typ) + " THEN " + fmt.Sprint(len(names)+i)
+		whens += " WHEN t.kind = 'id' AND t.label = " + args.Add(typ) + " THEN " + fmt.Sprint(len(names)+i)
 	}
-	scope += " ELSE " + fmt.Sprint(len(names)+len(r.proj.Config.IdentOrder)) + " END"
+	order := "t.term" // a project with neither name fields nor identifier types
+	if whens != "" {
+		order = "CASE" + whens + " ELSE " + fmt.Sprint(len(names)+len(r.proj.Config.IdentOrder)) + " END, t.term"
+	}
 	terms, tokens := q(engine.StagedName("search_terms")), q(engine.StagedName("search_name_tokens"))
 	if err := r.eng.Exec(ctx, "DROP TABLE IF EXISTS "+terms); err != nil {
 		return err
@@ -240,7 +243,7 @@ FROM (
   SELECT CASE WHEN ` + phones + ` THEN ltrim(value, '+') ELSE lower(value) END, customer_id, CAST('id' AS ` + text + `), type, value
   FROM ` + r.searchSource("identifiers") + ` WHERE customer_id IS NOT NULL
 ) t JOIN ` + q(engine.StagedName("search_profiles")) + ` s ON s.customer_id = t.customer_id
-ORDER BY ` + scope + `, t.term`
+ORDER BY ` + order
 	if err := r.eng.Exec(ctx, stmt, args.List...); err != nil {
 		return err
 	}

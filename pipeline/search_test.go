@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +46,38 @@ func TestSearchIndex(t *testing.T) {
 				t.Errorf("--only search wrote %d terms, the full run %d, or other ones", len(again), len(full))
 			}
 		})
+	}
+}
+
+// TestSearchIndexWithoutNamesOrIdentifiers: a project whose sources have
+// neither name fields nor identifiers (DBLP-ACM: titles and authors) still
+// gets its (empty) search index.
+func TestSearchIndexWithoutNamesOrIdentifiers(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"knit.yaml": `sources:
+  a: {file: a.csv, primary_key: id, attributes: {title: paper.title}}
+  b: {file: b.csv, primary_key: id, attributes: {title: paper.title}}
+unify:
+  include_all_records: [a, b]
+  rules:
+    - name: same title
+      conditions: [{field: paper.title}]
+`,
+		"a.csv": "id,title\n1,Entity resolution\n2,Record linkage\n",
+		"b.csv": "id,title\n1,Entity resolution\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := mustRun(t, dir)
+	if n := p.count("SELECT count(*) FROM search_terms"); n != 0 {
+		t.Errorf("%d search terms, want none", n)
+	}
+	if n := p.count("SELECT count(*) FROM search_profiles"); n != 2 {
+		t.Errorf("%d search profiles, want 2", n)
 	}
 }
 
