@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/knit-cdp/knit/demo"
 )
 
 // TestFieldsAndKeyringAgreeWithSQL checks the unified fields and the
@@ -25,15 +23,7 @@ func TestFieldsAndKeyringAgreeWithSQL(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			opt, err := demo.Preset("small")
-			if err != nil {
-				t.Fatal(err)
-			}
-			opt.Customers = 400
-			if _, err := demo.Generate(dir, opt); err != nil {
-				t.Fatal(err)
-			}
+			dir := generated(t, 400)
 			for _, e := range edits {
 				editConfig(t, dir, e[0], e[1])
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/knit-cdp/knit/config"
+	"github.com/knit-cdp/knit/demo"
 	"github.com/knit-cdp/knit/duckdb"
 	"github.com/knit-cdp/knit/internal/testproject"
 	"github.com/knit-cdp/knit/lookup"
@@ -25,6 +26,22 @@ func writeFile(t *testing.T, dir, name, content string) {
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// generated writes the demo's small coffee-chain workload with this many
+// customers into a new folder.
+func generated(t *testing.T, customers int) string {
+	t.Helper()
+	dir := t.TempDir()
+	opt, err := demo.Preset("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Customers = customers
+	if _, err := demo.Generate(dir, opt); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func appendFile(t *testing.T, dir, name, content string) {

@@ -4,13 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/knit-cdp/knit/demo"
 	"github.com/knit-cdp/knit/pipeline"
 	"github.com/knit-cdp/knit/standardize"
 )
@@ -26,16 +23,7 @@ import (
 func TestSearchIndex(t *testing.T) {
 	coffee := copyProject(t, "../examples/coffee")
 	editConfig(t, coffee, "include_all_records: [", "include_all_records: [web, ")
-	generated := t.TempDir()
-	opt, err := demo.Preset("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Customers = 300
-	if _, err := demo.Generate(generated, opt); err != nil {
-		t.Fatal(err)
-	}
-	for name, dir := range map[string]string{"coffee": coffee, "generated": generated} {
+	for name, dir := range map[string]string{"coffee": coffee, "generated": generated(t, 300)} {
 		t.Run(name, func(t *testing.T) {
 			p, _ := mustRun(t, dir)
 			full := checkSearchIndex(t, p)
@@ -54,8 +42,7 @@ func TestSearchIndex(t *testing.T) {
 // gets its (empty) search index.
 func TestSearchIndexWithoutNamesOrIdentifiers(t *testing.T) {
 	dir := t.TempDir()
-	files := map[string]string{
-		"knit.yaml": `sources:
+	writeFile(t, dir, "knit.yaml", `sources:
   a: {file: a.csv, primary_key: id, attributes: {title: paper.title}}
   b: {file: b.csv, primary_key: id, attributes: {title: paper.title}}
 unify:
@@ -63,15 +50,9 @@ unify:
   rules:
     - name: same title
       conditions: [{field: paper.title}]
-`,
-		"a.csv": "id,title\n1,Entity resolution\n2,Record linkage\n",
-		"b.csv": "id,title\n1,Entity resolution\n",
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+`)
+	writeFile(t, dir, "a.csv", "id,title\n1,Entity resolution\n2,Record linkage\n")
+	writeFile(t, dir, "b.csv", "id,title\n1,Entity resolution\n")
 	p, _ := mustRun(t, dir)
 	if n := p.count("SELECT count(*) FROM search_terms"); n != 0 {
 		t.Errorf("%d search terms, want none", n)
