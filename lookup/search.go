@@ -204,7 +204,7 @@ func showHits(ctx context.Context, eng engine.Engine, hits []SearchHit, pos []in
 		return nil
 	})
 	if err == nil && found != len(pos) {
-		err = fmt.Errorf("search: %d of %d hits have no profile in search_profiles", len(pos)-found, len(pos))
+		err = knit.Errorf(knit.EINTERNAL, "search: %d of %d hits have no row in search_profiles, so the search index is out of step with itself: run `knit run --only search` to rebuild it", len(pos)-found, len(pos))
 	}
 	return err
 }
