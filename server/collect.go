@@ -27,10 +27,7 @@ func (s *Server) collectHandler(kind string) handlerFunc {
 			return err
 		}
 		now := s.opt.Now()
-		var p *collect.Payload
-		if !s.work.try(func() { p, err = collect.Parse(body, kind, now) }) {
-			return errOverloaded
-		}
+		p, err := collect.Parse(body, kind, now)
 		if err != nil {
 			return err
 		}
@@ -89,9 +86,7 @@ func (s *Server) ingest(r *http.Request, events []*collect.Event) error {
 	}
 	s.metrics.stored.Add(int64(len(fresh)))
 	s.shared.enqueue(first, fresh)
-	// The events are stored: they are stitched whatever the queue holds
-	// (run waits for room rather than refusing).
-	s.work.run(func() { s.stitch(fresh, first) })
+	s.stitch(fresh, first)
 	return nil
 }
 

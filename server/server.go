@@ -48,18 +48,6 @@ type Options struct {
 	// DedupeWindow is how many recent messageIds are remembered for
 	// de-duplication; default 5,000,000.
 	DedupeWindow int
-	// IngestWorkers, when above zero, is how many goroutines parse
-	// collection bodies and stitch their events (workpool.go), so that
-	// ingestion holds at most that many Ps and lookups find one free.
-	// Zero (the default): ingestion runs on the requests' goroutines.
-	IngestWorkers int
-	// IngestNice lowers the priority of those workers' threads by this
-	// many nice levels, so the kernel runs lookups first (Linux only); 0
-	// keeps the process's priority.
-	IngestNice int
-	// IngestQueue is how many parse jobs may wait for a worker before
-	// collection answers 429; default 64 per worker.
-	IngestQueue int
 	// Tables reads table sources for batch runs when the engine does not
 	// (a DuckDB store with sources on PostgreSQL: package postgres).
 	Tables source.TableOpener
@@ -75,7 +63,6 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	limits  *rateLimits
-	work    *workPool // ingestion's CPU-heavy work (workpool.go); nil: none
 
 	mu sync.RWMutex // guards st (held per event, not per batch)
 	st *state
@@ -101,9 +88,6 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	if opt.DedupeWindow <= 0 {
 		opt.DedupeWindow = 5_000_000
-	}
-	if opt.IngestQueue <= 0 {
-		opt.IngestQueue = 64 * opt.IngestWorkers
 	}
 	if err := checkKeys(opt.WriteKeys, opt.ReadTokens, opt.AdminTokens); err != nil {
 		return nil, err
@@ -137,9 +121,6 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.cur.Store(st)
 	s.startShared()
 	s.log.Info("knit serve ready", "events_replayed", replayed, "profiles", len(st.batch))
-	if opt.IngestWorkers > 0 {
-		s.work = newWorkPool(opt.IngestWorkers, opt.IngestQueue, opt.IngestNice)
-	}
 	s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -175,7 +156,6 @@ func (s *Server) Mux() *http.ServeMux { return s.mux }
 func (s *Server) Close() error {
 	s.ready.Store(false)
 	s.stopShared()
-	s.work.close()
 	return s.events.Close()
 }
 

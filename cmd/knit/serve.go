@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -87,9 +86,6 @@ func runServe(ctx context.Context, dir, listen string, verbose bool) error {
 	}
 	serveGC()
 	opt := server.Options{Project: proj, Logger: log, Tables: postgres.TableSources{}}
-	if opt.IngestWorkers, opt.IngestNice, err = ingestWorkers(); err != nil {
-		return err
-	}
 	if opt.WriteKeys, err = secretsFrom(sc.WriteKeys, "write_keys"); err != nil {
 		return err
 	}
@@ -176,28 +172,6 @@ func serveGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
 	}
-}
-
-// ingestWorkers reads KNIT_INGEST_WORKERS and KNIT_INGEST_NICE
-// (docs/serve.md, "Ingestion workers"): unset, ingestion runs on the
-// request goroutines as before.
-func ingestWorkers() (workers, nice int, err error) {
-	for _, v := range []struct {
-		name string
-		to   *int
-	}{{"KNIT_INGEST_WORKERS", &workers}, {"KNIT_INGEST_NICE", &nice}} {
-		s := os.Getenv(v.name)
-		if s == "" {
-			continue
-		}
-		if *v.to, err = strconv.Atoi(s); err != nil {
-			return 0, 0, knit.Errorf(knit.EINVALID, "%s=%q is not a whole number", v.name, s)
-		}
-	}
-	if workers < 0 || nice < 0 || nice > 19 {
-		return 0, 0, knit.Errorf(knit.EINVALID, "KNIT_INGEST_WORKERS must be 0 or more and KNIT_INGEST_NICE 0 to 19 (got %d and %d)", workers, nice)
-	}
-	return workers, nice, nil
 }
 
 // checkListen refuses a non-loopback address without any key: the server

@@ -20,20 +20,3 @@ func TestServeGC(t *testing.T) {
 		t.Errorf("with GOGC set knit serve changed it to %d", got)
 	}
 }
-
-func TestIngestWorkersFromEnvironment(t *testing.T) {
-	for _, c := range []struct {
-		workers, nice string
-		w, n          int
-		bad           bool
-	}{
-		{"", "", 0, 0, false}, {"1", "10", 1, 10, false}, {"x", "", 0, 0, true}, {"1", "20", 0, 0, true}, {"-1", "", 0, 0, true},
-	} {
-		t.Setenv("KNIT_INGEST_WORKERS", c.workers)
-		t.Setenv("KNIT_INGEST_NICE", c.nice)
-		w, n, err := ingestWorkers()
-		if (err != nil) != c.bad || w != c.w || n != c.n {
-			t.Errorf("KNIT_INGEST_WORKERS=%q KNIT_INGEST_NICE=%q: %d, %d, %v", c.workers, c.nice, w, n, err)
-		}
-	}
-}
