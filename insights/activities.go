@@ -357,9 +357,9 @@ func (env *Env) loadRawKeys(ctx context.Context, table string, cols []engine.Col
 // customer ID, since writing, grouping and joining 50M integers costs a
 // fraction of the same text keys (36-character UUIDs in a real run), and
 // every reader of the activities reaches a customer ID through this
-// table. The keys of unchanged profiles are unchanged, and the activities
-// fingerprint includes this table, so kept activities never point at a
-// renumbered customer. A customer became known at the earliest of: the first time of
+// table. A profile added or removed renumbers every profile after it; the
+// activities fingerprint includes this table, so the activities are then
+// written anew instead of kept pointing at renumbered customers. A customer became known at the earliest of: the first time of
 // any of its records from a non-anonymous source (a loyalty sign-up, a
 // purchase), and the time of its earliest event, in an anonymous source,
 // that carried an identifier of a known type belonging to the same
