@@ -11,10 +11,19 @@ import (
 )
 
 // bulkLoad appends rows through DuckDB's appender, about a hundred times
-// faster than an INSERT per row. (Handing DuckDB Arrow record batches
+// faster than an INSERT per row: by chunks filled here (load_chunks.go)
+// or, where that path does not apply, by duckdb-go's AppendRow. (Handing DuckDB Arrow record batches
 // instead, behind duckdb-go's duckdb_arrow tag, was measured on the 1M
 // workload: no less CPU, 20% more memory; see docs/BENCHMARKS.md.)
 func bulkLoad(ctx context.Context, conn driver.Conn, table string, cols []engine.Column, next func(row []any) (bool, error)) (int64, error) {
+	if n, ok, err := chunkLoad(ctx, conn, table, cols, next); ok {
+		return n, err
+	}
+	return rowLoad(ctx, conn, table, cols, next)
+}
+
+// rowLoad appends rows one by one through duckdb-go's appender.
+func rowLoad(ctx context.Context, conn driver.Conn, table string, cols []engine.Column, next func(row []any) (bool, error)) (int64, error) {
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.Name
