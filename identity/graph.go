@@ -8,8 +8,8 @@ package identity
 import (
 	"cmp"
 	"fmt"
+	"hash/maphash"
 	"slices"
-	"strings"
 )
 
 // TypeSpec describes an identifier type to the graph.
@@ -63,8 +63,10 @@ type Graph struct {
 	Types  []TypeSpec
 	Nodes  []Node
 	Edges  []Edge
-	idents []map[string]int32 // per identifier type: value → node
-	recs   map[string]int32
+	idents nodeIndex // identifier nodes by type and value
+	recs   nodeIndex // record nodes by key
+	seed   maphash.Seed
+	values arena // node values
 	never  [][2]int32
 	// owner groups limited identifiers that a source's own dedupe rule put
 	// in one customer: they count once against a limit (see SetOwner).
@@ -91,49 +93,54 @@ func (g *Graph) ownerOf(ident int32) int32 {
 
 // New returns an empty graph for the given identifier types.
 func New(types []TypeSpec) *Graph {
-	idents := make([]map[string]int32, len(types))
-	for i := range idents {
-		idents[i] = map[string]int32{}
-	}
-	return &Graph{Types: types, idents: idents, recs: map[string]int32{}}
+	return &Graph{Types: types, seed: maphash.MakeSeed()}
 }
 
 // Ident returns the node of an identifier, creating it on first use.
 func (g *Graph) Ident(typ int, value string) int32 {
-	if n, ok := g.idents[typ][value]; ok {
+	h := nodeHash(g.seed, false, typ, value)
+	if n, ok := g.lookupIdent(h, typ, value); ok {
 		return n
 	}
 	n := int32(len(g.Nodes))
 	// The value is often a slice of the whole source line it was read
 	// from; a copy lets that line be freed.
-	value = strings.Clone(value)
-	g.Nodes = append(g.Nodes, Node{Type: int16(typ), Value: value})
-	g.idents[typ][value] = n
+	g.Nodes = append(g.Nodes, Node{Type: int16(typ), Value: g.values.clone(value)})
+	g.idents.add(h, n)
 	return n
 }
 
 // LookupIdent returns the node of an identifier, if it exists.
 func (g *Graph) LookupIdent(typ int, value string) (int32, bool) {
-	n, ok := g.idents[typ][value]
-	return n, ok
+	return g.lookupIdent(nodeHash(g.seed, false, typ, value), typ, value)
+}
+
+func (g *Graph) lookupIdent(h uint32, typ int, value string) (int32, bool) {
+	return g.idents.find(h, func(n int32) bool {
+		return int(g.Nodes[n].Type) == typ && g.Nodes[n].Value == value
+	})
 }
 
 // Record returns the node of a record, creating it on first use; created
-// says whether it is new.
+// says whether it is new. The graph keeps its own copy of the key.
 func (g *Graph) Record(source int, key string) (n int32, created bool) {
-	if n, ok := g.recs[key]; ok {
+	h := nodeHash(g.seed, true, 0, key)
+	if n, ok := g.lookupRecord(h, key); ok {
 		return n, false
 	}
 	n = int32(len(g.Nodes))
-	g.Nodes = append(g.Nodes, Node{Record: true, Type: int16(source), Value: key})
-	g.recs[key] = n
+	g.Nodes = append(g.Nodes, Node{Record: true, Type: int16(source), Value: g.values.clone(key)})
+	g.recs.add(h, n)
 	return n, true
 }
 
 // LookupRecord returns the node of a record key, if it exists.
 func (g *Graph) LookupRecord(key string) (int32, bool) {
-	n, ok := g.recs[key]
-	return n, ok
+	return g.lookupRecord(nodeHash(g.seed, true, 0, key), key)
+}
+
+func (g *Graph) lookupRecord(h uint32, key string) (int32, bool) {
+	return g.recs.find(h, func(n int32) bool { return g.Nodes[n].Value == key })
 }
 
 // Link adds an edge.

@@ -576,9 +576,14 @@ func (r *run) commitProfiles(s *sourceRun, pending map[string]*record) {
 		rec.content = ""
 		node, _ := r.g.Record(s.rank, s.cfg.Name+"/"+pk)
 		rec.node = node
+		// The record shares the graph's copies of its key and identifier
+		// values (kept in large blocks) instead of holding its own: fewer
+		// objects for the garbage collector to mark.
+		rec.pk = r.g.Nodes[node].Value[len(s.cfg.Name)+1:]
 		r.addRecord(rec)
 		for i, id := range rec.idents {
 			rec.idents[i].node = r.ident(id.typ, id.value)
+			rec.idents[i].value = r.g.Nodes[rec.idents[i].node].Value
 			r.g.Link(identity.Edge{A: node, B: rec.idents[i].node, Kind: identity.HasIdentifier, Group: int32(s.rank), Rule: -1})
 		}
 	}
