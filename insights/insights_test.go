@@ -475,3 +475,40 @@ func TestActivitiesAreCompact(t *testing.T) {
 		t.Errorf("m1's newest activities = %+v, want events/e4 (View) then events/e3 (Purchase)", acts)
 	}
 }
+
+// Segments built from segments are evaluated together in one statement
+// ("in segment" reads the named segment's condition on the same row),
+// except a static segment kept from an earlier run, whose members are
+// read: run 1 has big = frozen = {m1}; in run 2 m1's revenue falls to 10
+// and m2's rises to 45, so big = {m2} while the static frozen keeps {m1}.
+func TestSegmentsOfSegmentsByHand(t *testing.T) {
+	segs := `  big_not_frozen: in segment big and not in segment frozen
+  frozen_not_big: in segment frozen and not in segment big
+  buyers_or_big: did "Purchase" or in segment big
+  nested: in segment buyers_or_big and not in segment big_not_frozen
+  nobody: not (in segment nested or not in segment nested)
+`
+	dir := writeShop(t, shopEvents, segs)
+	check := func(s *shop, want map[string]string) {
+		t.Helper()
+		for seg, members := range want {
+			got := s.value(`SELECT COALESCE(string_agg(i.value, ' ' ORDER BY i.value), '') FROM segment_members m
+JOIN identifiers i ON i.customer_id = m.customer_id AND i.type = 'member_id' WHERE m.segment = ?`, seg)
+			if got != members {
+				t.Errorf("segment %s = %q, want %q", seg, got, members)
+			}
+		}
+	}
+	s := runShop(t, dir, shopNow)
+	check(s, map[string]string{"big": "m1", "frozen": "m1", "big_not_frozen": "", "frozen_not_big": "",
+		"buyers_or_big": "m1 m2", "nested": "m1 m2", "nobody": ""})
+	s.db.Close()
+	second := strings.Replace(strings.Replace(shopEvents, "e2,m1,2024-02-01 10:00:00,Purchase,30,S2\n", "", 1),
+		"e3,m1,2024-03-01 10:00:00,Purchase,20,S1\n", "e6,m2,2024-03-08 10:00:00,Purchase,40,S1\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = runShop(t, dir, shopNow.Add(24*time.Hour))
+	check(s, map[string]string{"big": "m2", "frozen": "m1", "big_not_frozen": "m2", "frozen_not_big": "m1",
+		"buyers_or_big": "m1 m2", "nested": "m1", "nobody": ""})
+}

@@ -20,8 +20,11 @@ type SegmentStats struct {
 	Entered int64  `json:"entered"`
 	Left    int64  `json:"left"`
 	// Previous is the size after the last run (0 for a new segment).
-	Previous int64   `json:"previous"`
-	Seconds  float64 `json:"seconds"`
+	Previous int64 `json:"previous"`
+	// Seconds is the time spent evaluating the segment: the segments
+	// that are evaluated (not kept static) share one statement, and each
+	// reports that statement's time.
+	Seconds float64 `json:"seconds"`
 }
 
 // Tables the segment stage builds for the compiled rules and drops after.
@@ -96,32 +99,59 @@ func BuildSegments(ctx context.Context, env *Env, runID int64, now time.Time) ([
 	// "has" reads the identifier index itself.
 	tables := segment.Tables{Profiles: engine.StagedName(segmentInput), Keyring: env.Tables.In("identifiers"), IdentifiersOnly: true,
 		Activities: env.Tables.In(ActivitiesTable), Members: members, ActivityCounts: counts}
+	// A static segment whose rule did not change keeps the members of its
+	// first evaluation; it is copied first, as other segments may name it.
+	kept := func(name string) bool {
+		s := cfg.Segments[name]
+		return s.Static && hadMembers && prevDefs[name] == s.Rule
+	}
 	var stats []*SegmentStats
+	tables.Rules = map[string]segment.Expr{}
 	for _, name := range order {
 		start := time.Now()
-		s := cfg.Segments[name]
-		st := &SegmentStats{Name: name, Static: s.Static}
-		if s.Static && hadMembers && prevDefs[name] == s.Rule {
-			err = env.exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT segment, customer_id FROM %s WHERE segment = ?", q(members), q(SegmentMembersTable)), name)
-		} else {
-			var sqlText string
-			var args []any
-			sqlText, args, err = segment.Compile(s.Parsed, schema, tables, d, now)
-			if err != nil {
-				return nil, segmentError(name, s.Rule, err)
-			}
-			p := &params{d: d, list: args}
-			// The name's placeholder follows the rule's in the text, as
-			// its parameter follows theirs in the list. segment_input has
-			// one row per profile, so the members are distinct as selected.
-			err = env.exec(ctx, fmt.Sprintf("INSERT INTO %s (segment, customer_id) SELECT n.segment, r.customer_id FROM (%s) r CROSS JOIN (SELECT CAST(%s AS %s) AS segment) n",
-				q(members), sqlText, p.add(name), d.TypeName(engine.Text)), p.list...)
+		st := &SegmentStats{Name: name, Static: cfg.Segments[name].Static}
+		stats = append(stats, st)
+		if !kept(name) {
+			tables.Rules[name] = cfg.Segments[name].Parsed
+			continue
 		}
-		if err != nil {
+		if err := env.exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT segment, customer_id FROM %s WHERE segment = ?", q(members), q(SegmentMembersTable)), name); err != nil {
 			return nil, fmt.Errorf("segment %s: %w", name, err)
 		}
 		st.Seconds = time.Since(start).Seconds()
-		stats = append(stats, st)
+	}
+	// Every other segment in one statement over segment_input, one
+	// UNION ALL branch per segment: "in segment" of these reads the named
+	// segment's condition on the same row (tables.Rules) instead of
+	// searching the members written so far. segment_input has one row
+	// per profile, so the members are distinct as selected.
+	start := time.Now()
+	p := &params{d: d}
+	var branches []string
+	for _, name := range order {
+		if kept(name) {
+			continue
+		}
+		// The name's placeholder precedes the rule's in the text, as its
+		// parameter precedes theirs in the list.
+		seg := p.add(name)
+		cond, list, err := segment.CompileCondition(cfg.Segments[name].Parsed, schema, tables, d, now, p.list)
+		if err != nil {
+			return nil, segmentError(name, cfg.Segments[name].Rule, err)
+		}
+		p.list = list
+		branches = append(branches, fmt.Sprintf("SELECT CAST(%s AS %s), p.%s FROM %s AS p WHERE %s",
+			seg, d.TypeName(engine.Text), q("customer_id"), q(tables.Profiles), cond))
+	}
+	if len(branches) > 0 {
+		if err := env.exec(ctx, fmt.Sprintf("INSERT INTO %s (segment, customer_id) %s", q(members), strings.Join(branches, "\nUNION ALL ")), p.list...); err != nil {
+			return nil, fmt.Errorf("segments: %w", err)
+		}
+	}
+	for _, st := range stats {
+		if !kept(st.Name) {
+			st.Seconds = time.Since(start).Seconds()
+		}
 	}
 	if err := env.writeSegmentDefs(ctx, runID, prevDefs); err != nil {
 		return nil, err

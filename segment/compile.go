@@ -67,6 +67,14 @@ type Tables struct {
 	// column (the identifier index itself), so "has" need not ask for
 	// the kind.
 	IdentifiersOnly bool
+	// Rules, when not nil, maps segments to their rules: "in segment X"
+	// of a segment X here is X's own condition, checked on the same row
+	// of Profiles, instead of a search of Members. Segments evaluated in
+	// one statement over Profiles use it (a customer is a member of X
+	// exactly when X's condition holds on their row); a segment whose
+	// members are not its rule's answer this run (a static segment kept
+	// from an earlier run) must not be here.
+	Rules map[string]Expr
 }
 
 // KeyringIdentifierKind is the keyring's kind column value for identifiers.
@@ -110,12 +118,25 @@ func Compile(e Expr, s *Schema, t Tables, d engine.Dialect, now time.Time) (quer
 	return "SELECT p." + d.Quote("customer_id") + " FROM " + d.Quote(t.Profiles) + " AS p WHERE " + where, c.args, nil
 }
 
+// CompileCondition compiles e to the condition Compile puts in its WHERE
+// (over t.Profiles aliased p), with placeholders that continue args: the
+// conditions of several segments can then share one statement.
+func CompileCondition(e Expr, s *Schema, t Tables, d engine.Dialect, now time.Time, args []any) (cond string, out []any, err error) {
+	return condition(s, d, now, args, func(c *compiler) string {
+		c.t = t
+		return c.expr(e)
+	})
+}
+
 type compiler struct {
 	s    *Schema
 	t    Tables
 	d    engine.Dialect
 	now  time.Time
 	args []any
+	// inlining lists the segments whose rules are being expanded in
+	// place (Tables.Rules), outermost first.
+	inlining []string
 }
 
 // param records v as the next positional parameter and returns its
@@ -157,6 +178,15 @@ func (c *compiler) expr(e Expr) string {
 	case *InSegment:
 		if !c.s.Segments[e.Name] {
 			panic(errorAt(e.At, "unknown segment %s%s", e.Name, suggest(e.Name, keys(c.s.Segments))))
+		}
+		if rule, ok := c.t.Rules[e.Name]; ok {
+			if slices.Contains(c.inlining, e.Name) {
+				panic(errorAt(e.At, "segments refer to each other in a cycle: %s", strings.Join(append(slices.Clone(c.inlining), e.Name), " → ")))
+			}
+			c.inlining = append(c.inlining, e.Name)
+			sql := "(" + c.expr(rule) + ")"
+			c.inlining = c.inlining[:len(c.inlining)-1]
+			return sql
 		}
 		return "EXISTS (SELECT 1 FROM " + c.d.Quote(c.t.Members) + " AS m WHERE " + c.col("m", "customer_id") + " = " + c.col("p", "customer_id") +
 			" AND " + c.col("m", "segment") + " = " + c.param(e.Name) + ")"
