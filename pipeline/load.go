@@ -223,7 +223,7 @@ func (r *run) loadSource(ctx context.Context, s *sourceRun, graph *graphFeed) (*
 		sg.visitorCol = slices.Index(s.cfg.IdentCols, s.cfg.VisitorKey)
 		sg.memo = newEventMemo(len(identCols))
 	} else {
-		sg.pending = map[string]*record{}
+		sg.pending = &pendingRows{}
 		tsCol = updCol
 	}
 	// Three goroutines share the work: this one reads, types and
@@ -251,7 +251,7 @@ type sourceGraph struct {
 	events                 bool
 	identTypes, attrFields []int
 	visitorCol             int
-	pending                map[string]*record // profile rows by primary key, before they enter the graph
+	pending                *pendingRows // profile rows, before they enter the graph
 	memo                   *eventMemo
 }
 
@@ -513,10 +513,19 @@ type blockedKey struct {
 	reason string
 }
 
-// addProfileRow keeps the best row per primary key: the most recently
-// updated, then the most filled, then the greatest content, so that the
-// choice never depends on row order.
-func (r *run) addProfileRow(s *sourceRun, pending map[string]*record, row *parsedRow, identTypes, attrFields []int) {
+// pendingRows are a profile source's rows in row order, until the source
+// ends and they are sorted by primary key: a slice sorted once costs less
+// than a map of a million string keys grown and probed row by row.
+type pendingRows []pendingRow
+
+type pendingRow struct {
+	pk  string
+	rec *record
+}
+
+// addProfileRow parses a profile row into a record; commitProfiles keeps
+// the best per primary key.
+func (r *run) addProfileRow(s *sourceRun, pending *pendingRows, row *parsedRow, identTypes, attrFields []int) {
 	rec := &record{source: s.rank, pk: row.pk, file: row.file, line: row.line, updated: stampOf(row.ts), first: noStamp, rows: 1, group: -1}
 	key := func() string { return s.cfg.Name + "/" + row.pk }
 	for i := range row.idents {
@@ -536,22 +545,7 @@ func (r *run) addProfileRow(s *sourceRun, pending map[string]*record, row *parse
 		}
 	}
 	rec.content = row.content
-	pk := row.pk
-	prev, dup := pending[pk]
-	if !dup {
-		pending[pk] = rec
-		return
-	}
-	s.rep.Duplicates++
-	rows := prev.rows + 1
-	if betterRow(rec, prev) {
-		pending[pk] = rec
-	} else {
-		// The losing row's blocked identifiers were recorded already; the
-		// row itself stays in the raw table.
-		rec = prev
-	}
-	pending[pk].rows = rows
+	*pending = append(*pending, pendingRow{pk: row.pk, rec: rec})
 }
 
 func betterRow(a, b *record) bool {
@@ -564,15 +558,29 @@ func betterRow(a, b *record) bool {
 	return a.content > b.content
 }
 
-// commitProfiles adds the surviving profile rows to the graph.
-func (r *run) commitProfiles(s *sourceRun, pending map[string]*record) {
-	pks := make([]string, 0, len(pending))
-	for pk := range pending {
-		pks = append(pks, pk)
-	}
-	slices.Sort(pks)
-	for _, pk := range pks {
-		rec := pending[pk]
+// commitProfiles keeps the best row per primary key — the most recently
+// updated, then the most filled, then the greatest content, the earlier
+// row on a tie, so that the choice never depends on row order — and adds
+// those records to the graph in primary key order.
+func (r *run) commitProfiles(s *sourceRun, pending *pendingRows) {
+	rows := *pending
+	*pending = nil
+	records := int64(0)
+	slices.SortStableFunc(rows, func(a, b pendingRow) int { return strings.Compare(a.pk, b.pk) })
+	for start := 0; start < len(rows); {
+		pk, rec := rows[start].pk, rows[start].rec
+		end := start + 1
+		for ; end < len(rows) && rows[end].pk == pk; end++ {
+			// A losing row's blocked identifiers were recorded already;
+			// the row itself stays in the raw table.
+			s.rep.Duplicates++
+			if betterRow(rows[end].rec, rec) {
+				rec = rows[end].rec
+			}
+		}
+		rec.rows = int32(end - start)
+		start = end
+		records++
 		rec.content = ""
 		node, _ := r.g.Record(s.rank, s.cfg.Name+"/"+pk)
 		rec.node = node
@@ -587,7 +595,7 @@ func (r *run) commitProfiles(s *sourceRun, pending map[string]*record) {
 			r.g.Link(identity.Edge{A: node, B: rec.idents[i].node, Kind: identity.HasIdentifier, Group: int32(s.rank), Rule: -1})
 		}
 	}
-	s.rep.Records = int64(len(pks))
+	s.rep.Records = records
 }
 
 // eventMemo spares the graph goroutine a string lookup per event row for
