@@ -20,3 +20,20 @@ func TestLimitHeap(t *testing.T) {
 		t.Errorf("with GOMEMLIMIT set knit changed the heap limit to %d", got)
 	}
 }
+
+// knit run collects at GOGC=400 unless the environment sets GOGC, which
+// the runtime has then applied already and knit leaves alone.
+func TestRunGCPercent(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	limitHeap()
+	if got := debug.SetGCPercent(100); got != runGCPercent {
+		t.Errorf("without GOGC knit run collects at GOGC=%d, want %d", got, runGCPercent)
+	}
+	t.Setenv("GOGC", "150")
+	limitHeap()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set knit run changed it to %d", got)
+	}
+}
