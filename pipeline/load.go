@@ -528,12 +528,21 @@ type pendingRow struct {
 func (r *run) addProfileRow(s *sourceRun, pending *pendingRows, row *parsedRow, identTypes, attrFields []int) {
 	rec := &record{source: s.rank, pk: row.pk, file: row.file, line: row.line, updated: stampOf(row.ts), first: noStamp, rows: 1, group: -1}
 	key := func() string { return s.cfg.Name + "/" + row.pk }
+	usable := 0
 	for i := range row.idents {
-		id := &row.idents[i]
-		if r.useIdent(s, identTypes[i], id, key) {
-			rec.idents = append(rec.idents, recIdent{typ: identTypes[i], value: id.std, raw: id.raw})
-			rec.filled++
+		if r.useIdent(s, identTypes[i], &row.idents[i], key) {
+			usable++
 		}
+	}
+	if usable > 0 {
+		// One allocation of the right size, not one per append.
+		rec.idents = make([]recIdent, 0, usable)
+		for i := range row.idents {
+			if id := &row.idents[i]; id.ok {
+				rec.idents = append(rec.idents, recIdent{typ: identTypes[i], value: id.std, raw: id.raw})
+			}
+		}
+		rec.filled += usable
 	}
 	if len(row.attrs) > 0 {
 		rec.attrs = make([]string, len(r.fields))
