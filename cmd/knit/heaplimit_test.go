@@ -25,15 +25,22 @@ func TestLimitHeap(t *testing.T) {
 // the runtime has then applied already and knit leaves alone.
 func TestRunGCPercent(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	checkGCPercent(t, "knit run", limitHeap, runGCPercent)
+}
+
+// checkGCPercent checks that set applies want when GOGC is not set and
+// leaves GOGC alone when it is.
+func checkGCPercent(t *testing.T, cmd string, set func(), want int) {
+	t.Helper()
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	t.Setenv("GOGC", "")
-	limitHeap()
-	if got := debug.SetGCPercent(100); got != runGCPercent {
-		t.Errorf("without GOGC knit run collects at GOGC=%d, want %d", got, runGCPercent)
+	set()
+	if got := debug.SetGCPercent(100); got != want {
+		t.Errorf("without GOGC %s collects at GOGC=%d, want %d", cmd, got, want)
 	}
 	t.Setenv("GOGC", "150")
-	limitHeap()
+	set()
 	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("with GOGC set knit run changed it to %d", got)
+		t.Errorf("with GOGC set %s changed it to %d", cmd, got)
 	}
 }
