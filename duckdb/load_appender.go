@@ -50,6 +50,12 @@ func rowLoad(ctx context.Context, conn driver.Conn, table string, cols []engine.
 		}
 		for i, v := range row {
 			vals[i] = v
+			if s, ok := v.(*string); ok { // engine.Engine.Load allows these
+				vals[i] = nil
+				if s != nil {
+					vals[i] = *s
+				}
+			}
 		}
 		if err := app.AppendRow(vals...); err != nil {
 			app.Close()

@@ -222,6 +222,13 @@ func (l *chunkLoader) set(i int, v any) error {
 		case string:
 			l.setString(c, row, s)
 			return nil
+		case *string:
+			if s == nil {
+				setInvalid(c.mask, row)
+			} else {
+				l.setString(c, row, *s)
+			}
+			return nil
 		case []byte:
 			l.setString(c, row, string(s))
 			return nil

@@ -39,7 +39,8 @@ func loadWith(t *testing.T, db *DB, table string, rows [][]any, loader func(cont
 // for row: strings at and around the 12 bytes DuckDB inlines, long and
 // distinct strings over many chunks (so a reused string buffer would show
 // as wrong values), multi-byte and NUL characters, invalid UTF-8 (NULL in
-// both), empty strings, NULLs in every type, times before 1970.
+// both), empty strings, NULLs in every type, times before 1970, strings
+// passed as *string (nil for NULL).
 func TestChunkLoadMatchesTheDriversAppender(t *testing.T) {
 	db := openTemp(t)
 	at := time.Date(2022, 7, 23, 10, 0, 0, 123456000, time.UTC)
@@ -50,13 +51,14 @@ func TestChunkLoadMatchesTheDriversAppender(t *testing.T) {
 		case 0:
 			rows = append(rows, []any{k + strings.Repeat("x", i%30), int64(i), 1.5, true, at, at, "José Ñandú " + k})
 		case 1:
-			rows = append(rows, []any{"", int64(-i), nil, false, nil, nil, nil})
+			rows = append(rows, []any{"", int64(-i), nil, false, nil, nil, (*string)(nil)})
 		case 2:
 			rows = append(rows, []any{nil, nil, float64(i), nil, at.Add(time.Duration(i) * time.Second), at.AddDate(0, 0, -i%400), "a\x00b'\";--"})
 		case 3:
 			rows = append(rows, []any{"bad\xff" + k, int(i), float32(2), false, at.AddDate(-60, 0, i), at.AddDate(-60, 0, -i), strings.Repeat("é", 6)})
 		default:
-			rows = append(rows, []any{strings.Repeat("z", 11+i%4), uint32(i), nil, true, at, at, strings.Repeat(k, 200)})
+			long := strings.Repeat(k, 200)
+			rows = append(rows, []any{strings.Repeat("z", 11+i%4), uint32(i), nil, true, at, at, &long})
 		}
 	}
 	loadWith(t, db, "by_chunks", rows, func(ctx context.Context, c driver.Conn) (int64, error) {

@@ -138,8 +138,8 @@ func (r *run) writeLineage(ctx context.Context) error {
 		x := rows[i]
 		k := int(x.p)*nf + int(x.f)
 		rec := r.recs[won[k]]
-		out[0], out[1], out[2] = ids[x.p], names[x.f], rec.attrs[x.f]
-		out[3], out[4], out[5] = r.g.Nodes[rec.node].Value, policies[x.f], int64(alts[k])
+		out[0], out[1], out[2] = ids[x.p], names[x.f], &rec.attrs[x.f]
+		out[3], out[4], out[5] = &r.g.Nodes[rec.node].Value, policies[x.f], int64(alts[k])
 	})
 }
 
@@ -176,13 +176,13 @@ func (r *run) writeProfiles(ctx context.Context) error {
 				srcs = append(srcs, name)
 			}
 		}
-		out[0], out[1], out[2] = ids[i], p.known, r.g.Nodes[r.recs[p.records[0]].node].Value
+		out[0], out[1], out[2] = ids[i], p.known, &r.g.Nodes[r.recs[p.records[0]].node].Value
 		out[3], out[4], out[5], out[6] = int64(len(p.records)), strings.Join(srcs, ","), first.value(), last.value()
 		out[7] = r.registry[p.id].Created
 		for f := range nf {
 			out[base+f] = nil
 			if w := won[i*nf+f]; w >= 0 {
-				out[base+f] = r.recs[w].attrs[f]
+				out[base+f] = &r.recs[w].attrs[f]
 			}
 		}
 	})

@@ -25,6 +25,17 @@ func nullString(s string) any {
 	return s
 }
 
+// textOf is a string the run holds as an engine value without a copy: a
+// pointer, NULL when empty. Boxing a string allocates; at a million
+// customers the write stage's tens of millions of strings were gigabytes
+// of garbage, and each garbage collection marks the run's whole graph.
+func textOf(s *string) any {
+	if *s == "" {
+		return nil
+	}
+	return s
+}
+
 // load writes rows into a new staged table in bulk.
 func (r *run) loadTable(ctx context.Context, table string, cols []engine.Column, n int, row func(i int, out []any)) error {
 	i := 0
@@ -165,22 +176,22 @@ func (r *run) write(ctx context.Context) error {
 			rec := r.recs[order[i]]
 			var group any
 			if rec.group >= 0 {
-				group = r.g.Nodes[r.recs[rec.group].node].Value
+				group = &r.g.Nodes[r.recs[rec.group].node].Value
 			}
 			first := rec.first
 			if first.isZero() {
 				first = rec.updated
 			}
-			out[0], out[1], out[2], out[3] = r.g.Nodes[rec.node].Value, srcName[rec.source], rec.pk, srcKind[rec.source]
+			out[0], out[1], out[2], out[3] = &r.g.Nodes[rec.node].Value, srcName[rec.source], &rec.pk, srcKind[rec.source]
 			out[4], out[5], out[6] = customerOf(rec.node), srcRank[rec.source], anchor[order[i]]
 			out[7], out[8] = rec.group < 0 || rec.winner, group
 			out[9], out[10], out[11], out[12] = rec.updated.value(), first.value(), int64(rec.rows), int64(rec.filled)
-			out[13], out[14] = rec.file, rec.line
+			out[13], out[14] = &rec.file, rec.line
 			for f := range r.fields {
 				if rec.attrs == nil {
 					out[base+f] = nil
 				} else {
-					out[base+f] = nullString(rec.attrs[f])
+					out[base+f] = textOf(&rec.attrs[f])
 				}
 			}
 		})
@@ -206,12 +217,12 @@ func (r *run) write(ctx context.Context) error {
 				return false
 			}
 			x := r.recs[order[rec]]
-			if next == 0 { // a record's key and customer, boxed once for its identifiers
-				key, customer = r.g.Nodes[x.node].Value, customerOf(x.node)
+			if next == 0 { // a record's key and customer, once for its identifiers
+				key, customer = &r.g.Nodes[x.node].Value, customerOf(x.node)
 			}
-			id := x.idents[next]
+			id := &x.idents[next]
 			next++
-			out[0], out[1], out[2], out[3] = key, typeNames[id.typ], id.value, id.raw
+			out[0], out[1], out[2], out[3] = key, typeNames[id.typ], &id.value, &id.raw
 			out[4], out[5] = r.res.Root[id.node] == r.res.Root[x.node], customer
 			return true
 		})
@@ -275,7 +286,7 @@ func (r *run) writeIdentifiers(ctx context.Context, cust *customerIndex, typeNam
 		{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text}, {Name: "customer_id", Type: engine.Text},
 	}, len(ids), func(i int, out []any) {
 		n := ids[i]
-		out[0], out[1], out[2] = typeNames[nodes[n].Type], nodes[n].Value, cust.of(n)
+		out[0], out[1], out[2] = typeNames[nodes[n].Type], &nodes[n].Value, cust.of(n)
 	})
 }
 
