@@ -43,6 +43,10 @@ var StageTables = map[string][]string{
 // the staged copy when this run wrote it, the last run's table otherwise.
 type Tables struct {
 	staged map[string]bool
+	// groups is the grouped pass the measures stage ran this run (its
+	// table activity_groups is staged), whose did counts the segments
+	// stage reads; nil when the measures stage did not run.
+	groups *groupedPass
 }
 
 // NewTables returns a resolver in which the given tables were staged by

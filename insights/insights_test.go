@@ -190,11 +190,18 @@ func TestCustomerMeasuresByHand(t *testing.T) {
 		// 60 / 3; 5 / 1; 0 / 0 is NULL.
 		"aov": {"20", "5", "NULL"},
 	}
+	s.checkMeasures(want)
+}
+
+// checkMeasures compares customer measures with their values for m1, m2
+// and m3.
+func (s *shop) checkMeasures(want map[string][3]string) {
+	s.t.Helper()
 	for measure, vals := range want {
 		for i, m := range []string{"m1", "m2", "m3"} {
 			got := s.value(fmt.Sprintf(`SELECT %q FROM customer_measures WHERE customer_id = ?`, measure), s.customer(m))
 			if got != vals[i] {
-				t.Errorf("%s of %s = %s, want %s", measure, m, got, vals[i])
+				s.t.Errorf("%s of %s = %s, want %s", measure, m, got, vals[i])
 			}
 		}
 	}
@@ -511,4 +518,30 @@ JOIN identifiers i ON i.customer_id = m.customer_id AND i.type = 'member_id' WHE
 	s = runShop(t, dir, shopNow.Add(24*time.Hour))
 	check(s, map[string]string{"big": "m2", "frozen": "m1", "big_not_frozen": "m2", "frozen_not_big": "m1",
 		"buyers_or_big": "m1 m2", "nested": "m1", "nobody": ""})
+}
+
+// A text property of at most 64 distinct values is aggregated as
+// positions in their list, one of more values as text: both give the
+// hand-computed answers (62 stores, S1 and S2 are 64 values; 63 are 65).
+// m1 buys once at each of n stores, the i-th on day
+// i for i + 1; the view e4 of the shop (store S1) counts as a store too.
+func TestTextMeasuresFewAndManyValues(t *testing.T) {
+	for _, n := range []int{62, 63, 200} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("EventID,Member,TS,Type,Amount,Store\n")
+			for i := range n {
+				fmt.Fprintf(&b, "x%d,m1,%s,Purchase,%d,s%03d\n", i, time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i).Format("2006-01-02 15:04:05"), i+1, i)
+			}
+			b.WriteString("e4,m1,2024-03-05 10:00:00,View,,S1\ne5,m2,2024-03-02 10:00:00,Purchase,5,S2\n")
+			s := runShop(t, writeShop(t, b.String(), ""), shopNow)
+			s.checkMeasures(map[string][3]string{
+				"stores":       {fmt.Sprint(n + 1), "1", "0"},
+				"first_store":  {"s000", "S2", "NULL"},
+				"last_type":    {"View", "Purchase", "NULL"},
+				"top_store":    {fmt.Sprintf("s%03d", n-1), "S2", "NULL"},
+				"bottom_store": {"s000", "S2", "NULL"},
+			})
+		})
+	}
 }

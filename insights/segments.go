@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,8 +188,22 @@ func BuildSegments(ctx context.Context, env *Env, runID int64, now time.Time) ([
 func (env *Env) buildSegmentInputs(ctx context.Context, schema *segment.Schema, now time.Time) (map[string]string, error) {
 	cfg := &env.Proj.Config
 	d := env.Eng.Dialect()
-	counts, countCols, err := env.buildActivityCounts(ctx, schema, now)
-	if err != nil {
+	// The measures stage of this run counted the dids in its grouped
+	// pass; otherwise (a partial run, or another run time) they are
+	// counted here.
+	countsTable := segmentCounts
+	var counts map[string]string
+	var countCols []string
+	var err error
+	if g := env.Tables.groups; g != nil && g.now.Equal(now) {
+		countsTable, counts = activityGroups, g.did
+		for _, c := range g.did {
+			if !slices.Contains(countCols, c) {
+				countCols = append(countCols, c)
+			}
+		}
+		slices.Sort(countCols)
+	} else if counts, countCols, err = env.buildActivityCounts(ctx, schema, now); err != nil {
 		return nil, err
 	}
 	// Only the fields and measures some rule compares are copied.
@@ -215,7 +230,7 @@ func (env *Env) buildSegmentInputs(ctx context.Context, schema *segment.Schema, 
 		for _, c := range countCols {
 			cols = append(cols, "c."+d.Quote(c))
 		}
-		join += " LEFT JOIN " + env.out(segmentCounts) + " c ON c.customer_key = ks.customer_key"
+		join += " LEFT JOIN " + env.out(countsTable) + " c ON c.customer_key = ks.customer_key"
 	}
 	extra := ""
 	if len(cols) > 0 {
@@ -231,6 +246,10 @@ FROM %s p LEFT JOIN %s ks ON ks.customer_id = p.customer_id%s`,
 	if err != nil {
 		return nil, fmt.Errorf("segment inputs (a partial run reuses the last run's measures; rerun measures after changing them): %w", err)
 	}
+	if err := env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(activityGroups)); err != nil {
+		return nil, err
+	}
+	env.Tables.groups = nil
 	return counts, env.Eng.Exec(ctx, "DROP TABLE IF EXISTS "+env.out(segmentCounts))
 }
 
