@@ -545,3 +545,18 @@ func TestTextMeasuresFewAndManyValues(t *testing.T) {
 		})
 	}
 }
+
+// Two activities of m2 at the same time: first takes the smallest value,
+// last the largest, whichever row comes first in the file.
+func TestFirstLastTiesTakeTheValueOrder(t *testing.T) {
+	tie := "e6,m2,2024-03-02 10:00:00,View,,S1\n"
+	for name, events := range map[string]string{"after": shopEvents + tie, "before": strings.Replace(shopEvents, "e5,", strings.TrimSuffix(tie, "\n")+"\ne5,", 1)} {
+		t.Run(name, func(t *testing.T) {
+			s := runShop(t, writeShop(t, events, ""), shopNow)
+			s.checkMeasures(map[string][3]string{
+				"first_store": {"S1", "S1", "NULL"},
+				"last_type":   {"View", "View", "NULL"},
+			})
+		})
+	}
+}
