@@ -371,7 +371,7 @@ func TestMetricsAndCORS(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"knit_events_stored_total 1", "knit_links_made_total 2", `knit_http_requests_total{route="POST /v1/identify",status="200"} 1`, "knit_http_request_seconds_bucket"} {
+	for _, want := range []string{"knit_events_stored_total 1", "knit_links_made_total 2", `knit_http_requests_total{route="POST /v1/identify",status="200"} 1`, "knit_http_request_seconds_bucket", `knit_go_sched_latency_seconds_bucket{le="0.002"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
