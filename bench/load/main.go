@@ -5,7 +5,9 @@
 //	            for -duration; reports acknowledged (fsynced) events/s
 //	mixed       ingestion paced at -ingest-rate events/s and profile lookups
 //	            paced at -lookup-rate requests/s, open loop; reports lookup
-//	            latency (and, with -admin-token, the server's own histogram)
+//	            latency (and, with -admin-token, the server's own histogram);
+//	            how long goroutines and threads of both processes waited for a
+//	            CPU in the measured window (sched.go)
 //	visibility  identify a new visitor, then look it up until the link
 //	            shows; reports identify-to-lookup time
 //
@@ -22,6 +24,8 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	rtmetrics "runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +51,8 @@ var (
 	lookupConns = flag.Int("lookup-conns", 256, "mixed: most keep-alive connections for lookups (64 are opened before the run)")
 	slowLog     = flag.String("slow-log", "", "mixed: write the send time (Unix µs) and latency (µs) of every measured lookup slower than 2 ms to this file, to line them up with the server's GC cycles (GODEBUG=gctrace=1)")
 	adminToken  = flag.String("admin-token", os.Getenv("KNIT_ADMIN_TOKEN"), "mixed: admin token to read the server's /metrics before and after (optional)")
+	cpuProfile  = flag.String("cpuprofile", "", "write the generator's CPU profile to this file (its own cost on the shared cores)")
+	serverPID   = flag.Int("server-pid", 0, "mixed: the server's process ID, to report its threads' run-queue waits from /proc (optional)")
 )
 
 // Idle connections are kept for every request that may be in flight, so
@@ -67,6 +73,15 @@ func main() {
 	if !strings.HasPrefix(*url, "http://127.") && !strings.HasPrefix(*url, "http://localhost") && !strings.HasPrefix(*url, "http://[::1]") {
 		fmt.Fprintln(os.Stderr, "load: -url must be a loopback address")
 		os.Exit(2)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	switch *mode {
 	case "ingest":
@@ -214,13 +229,18 @@ func mixed() {
 	start := time.Now().Add(100 * time.Millisecond)
 	measured := start.Add(*warmup)
 	end := measured.Add(*duration)
-	var before []int64
+	var before string
+	var goBefore *rtmetrics.Float64Histogram
+	var runBefore, runBeforeServer runDelay
 	var got sync.WaitGroup
 	got.Add(1)
 	go func() {
 		defer got.Done()
 		time.Sleep(time.Until(measured))
-		before = serverHistogram() // from the measured start: warm-up lookups are not in it
+		before = serverMetrics() // from the measured start: warm-up lookups are not in it
+		goBefore = goSched()
+		runBefore, _ = readRunDelay(os.Getpid())
+		runBeforeServer, _ = readRunDelay(*serverPID)
 	}()
 	var acked atomic.Int64
 	ing := openLoop(*ingestRate / *batchSize, start, end, func(sched time.Time) {
@@ -277,47 +297,85 @@ func mixed() {
 		*duration, *warmup, gcPercent, float64(acked.Load())/secs, float64(sent.Load())/secs, float64(len(lat))/secs, notOK.Load())
 	fmt.Printf("  lookup latency, request written to answer read: %s\n", percentiles(lat))
 	fmt.Printf("  the same from the scheduled time (adds the generator's delay in starting the request): %s\n", percentiles(fromSched))
-	if after := serverHistogram(); before != nil && after != nil {
-		n := after[len(after)-1] - before[len(before)-1]
-		fmt.Printf("  server's own histogram (GET /v1/profiles/{key}, handler start to end), %d lookups:", n)
-		for i, le := range histogramBounds {
-			fmt.Printf(" %.2f%% <= %s", 100*float64(after[i]-before[i])/float64(max(n, 1)), le)
-		}
-		fmt.Println()
+	// Read before the server's /metrics request adds its own wakeups.
+	goAfter := goSched()
+	runAfter, okRun := readRunDelay(os.Getpid())
+	runAfterServer, okServer := readRunDelay(*serverPID)
+	after := serverMetrics()
+	histogramDelta(lookupHistogram(before), lookupHistogram(after), "server's own histogram (GET /v1/profiles/{key}, handler start to end), lookups")
+	histogramDelta(serverSchedHistogram(before), serverSchedHistogram(after), "server's Go scheduling latency (runnable to running), sampled goroutine wakeups")
+	fmt.Printf("  generator's Go scheduling latency: %s\n", schedSummary(goBefore, goAfter))
+	if okRun {
+		fmt.Printf("  generator's threads (/proc schedstat): %s\n", runAfter.delta(runBefore, secs))
+	}
+	if *serverPID > 0 && okServer {
+		fmt.Printf("  server's threads (/proc schedstat): %s\n", runAfterServer.delta(runBeforeServer, secs))
 	}
 }
 
-// histogramBounds are the buckets of the server's histogram reported.
+// histogramBounds are the buckets of the server's histograms reported.
 var histogramBounds = []string{"0.001", "0.002", "0.005"}
 
-// serverHistogram reads the cumulative counts of the profile route's
-// latency buckets (histogramBounds, then the count) from /metrics; nil
-// without -admin-token.
-func serverHistogram() []int64 {
+// serverMetrics reads the server's /metrics text; "" without
+// -admin-token or on an error.
+func serverMetrics() string {
 	if *adminToken == "" {
-		return nil
+		return ""
 	}
 	req, _ := http.NewRequest("GET", *url+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+*adminToken)
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil
+		return ""
 	}
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	return string(data)
+}
+
+// histogram reads the cumulative counts of a histogram's buckets
+// (histogramBounds, then the count) from the /metrics text; name is the
+// metric with its labels' opening, such as `x_bucket{route="…",` or
+// `x_bucket{`, and count its _count line's prefix. nil when absent.
+func histogram(text, name, count string) []int64 {
+	if text == "" || !strings.Contains(text, count) {
+		return nil
+	}
 	out := make([]int64, len(histogramBounds)+1)
-	prefix := `knit_http_request_seconds_bucket{route="GET /v1/profiles/{key}",le="`
-	for line := range strings.Lines(string(data)) {
+	for line := range strings.Lines(text) {
 		for i, le := range histogramBounds {
-			if v, ok := strings.CutPrefix(line, prefix+le+`"} `); ok {
+			if v, ok := strings.CutPrefix(line, name+`le="`+le+`"} `); ok {
 				out[i], _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			}
 		}
-		if v, ok := strings.CutPrefix(line, `knit_http_request_seconds_count{route="GET /v1/profiles/{key}"} `); ok {
+		if v, ok := strings.CutPrefix(line, count); ok {
 			out[len(out)-1], _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		}
 	}
 	return out
+}
+
+// The server's histograms the mixed mode reports.
+func lookupHistogram(text string) []int64 {
+	return histogram(text, `knit_http_request_seconds_bucket{route="GET /v1/profiles/{key}",`, `knit_http_request_seconds_count{route="GET /v1/profiles/{key}"} `)
+}
+
+func serverSchedHistogram(text string) []int64 {
+	return histogram(text, `knit_go_sched_latency_seconds_bucket{`, `knit_go_sched_latency_seconds_count `)
+}
+
+// histogramDelta prints the share of observations in the window (after
+// minus before) at or under each bound.
+func histogramDelta(before, after []int64, what string) {
+	if before == nil || after == nil {
+		return
+	}
+	n := after[len(after)-1] - before[len(before)-1]
+	fmt.Printf("  %s, %d:", what, n)
+	for i, le := range histogramBounds {
+		fmt.Printf(" %.2f%% <= %s", 100*float64(after[i]-before[i])/float64(max(n, 1)), le)
+	}
+	fmt.Println()
 }
 
 func visibility() {

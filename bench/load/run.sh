@@ -54,7 +54,7 @@ for i in $(seq "$runs"); do
 	done
 	echo "== $mode run $i/$runs, $(date -u +%H:%M:%S) UTC, before:$(uptime | sed 's/.*load average//')"
 	# shellcheck disable=SC2086 # defaults is a list of flags
-	"$dir/load" -url "$url" -write-key wk -read-token rt -admin-token at -mode "$mode" $defaults "$@"
+	"$dir/load" -url "$url" -write-key wk -read-token rt -admin-token at -server-pid "$pid" -mode "$mode" $defaults "$@"
 	echo "   after:$(uptime | sed 's/.*load average//')"
 	kill "$pid"
 	wait "$pid" || true

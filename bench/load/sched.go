@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mechanism-level measures of the mixed mode, which do not depend on how
+// noisy the machine's other jobs make the wall clock: how long threads and
+// goroutines waited for a CPU during the measured window.
+
+// runDelay is a process's threads' time waiting on a kernel run queue
+// (the second field of /proc/<pid>/task/<tid>/schedstat) and their
+// number of timeslices, summed over its threads.
+type runDelay struct {
+	cpu     time.Duration // on a CPU (the first field)
+	wait    time.Duration
+	slices  int64
+	threads int
+}
+
+// readRunDelay sums the schedstat of every thread of pid; ok is false
+// when /proc does not have it (not Linux, or schedstats off).
+func readRunDelay(pid int) (d runDelay, ok bool) {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 3 {
+			continue
+		}
+		cpu, _ := strconv.ParseInt(f[0], 10, 64)
+		wait, _ := strconv.ParseInt(f[1], 10, 64)
+		slices, _ := strconv.ParseInt(f[2], 10, 64)
+		d.cpu += time.Duration(cpu)
+		d.wait += time.Duration(wait)
+		d.slices += slices
+		d.threads++
+	}
+	return d, d.threads > 0
+}
+
+// delta says how much CPU the process's threads used per second of the
+// window, how long they waited for one (per second and per timeslice);
+// threads is the count at the end.
+func (d runDelay) delta(before runDelay, secs float64) string {
+	c, w, n := d.cpu-before.cpu, d.wait-before.wait, d.slices-before.slices
+	return fmt.Sprintf("%.2f CPUs; %.1f ms/s waiting on a run queue over %d timeslices (%.0f µs each), %d threads",
+		c.Seconds()/secs, float64(w.Microseconds())/1000/secs, n, float64(w.Microseconds())/float64(max(n, 1)), d.threads)
+}
+
+// goSched reads this process's Go scheduling latency histogram (time
+// goroutines spent runnable before running; the runtime samples one
+// transition in eight).
+func goSched() *metrics.Float64Histogram {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return nil
+	}
+	return s[0].Value.Float64Histogram()
+}
+
+// schedSummary gives the share of goroutine wakeups in the window (after
+// minus before) that waited longer than each bound.
+func schedSummary(before, after *metrics.Float64Histogram) string {
+	if before == nil || after == nil {
+		return "not available"
+	}
+	bounds := []float64{0.0005, 0.001, 0.002, 0.005}
+	over := make([]uint64, len(bounds))
+	var n uint64
+	for i := range after.Counts {
+		c := after.Counts[i] - before.Counts[i]
+		n += c
+		for j, b := range bounds {
+			if after.Buckets[i] >= b { // the whole bucket lies above b
+				over[j] += c
+			}
+		}
+	}
+	out := fmt.Sprintf("%d sampled goroutine wakeups;", n)
+	for j, b := range bounds {
+		out += fmt.Sprintf(" %.3f%% waited > %s", 100*float64(over[j])/float64(max(n, 1)), time.Duration(b*1e9))
+	}
+	return out
+}
