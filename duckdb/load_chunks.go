@@ -8,6 +8,7 @@ import "C"
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"time"
@@ -316,10 +317,15 @@ type stringT struct {
 
 const inlineLimit = 12
 
+// setString checks UTF-8 on the copy it has just made, not on the
+// source string first: the source strings lie all over the Go heap, and a
+// check that branches on their bytes waits for each one to arrive from
+// memory, where a plain copy lets the processor fetch many at once (the
+// check before the copy was 5.6 CPU-s of a 1M run). An ASCII test of the
+// copy costs little; only a string with other bytes is checked in full.
 func (l *chunkLoader) setString(c *chunkColumn, row int, s string) {
-	if len(s) > 1<<31 || !utf8.ValidString(s) {
-		// DuckDB's own assignment: NULL for invalid UTF-8, as before.
-		mapping.VectorAssignStringElement(c.vec, mapping.IdxT(row), s)
+	if len(s) > 1<<31 {
+		l.assignString(c, row, s)
 		return
 	}
 	slot := (*stringT)(unsafe.Add(c.data, row*16))
@@ -327,14 +333,43 @@ func (l *chunkLoader) setString(c *chunkColumn, row int, s string) {
 		var b [16]byte
 		*(*uint32)(unsafe.Pointer(&b[0])) = uint32(len(s))
 		copy(b[4:], s)
+		if !validText(b[4 : 4+len(s)]) {
+			l.assignString(c, row, s)
+			return
+		}
 		*(*[16]byte)(unsafe.Pointer(slot)) = b
 		return
 	}
 	p := l.heap.alloc(len(s))
-	copy(unsafe.Slice((*byte)(p), len(s)), s)
+	dst := unsafe.Slice((*byte)(p), len(s))
+	copy(dst, s)
+	if !validText(dst) {
+		l.assignString(c, row, s)
+		return
+	}
 	slot.length = uint32(len(s))
 	copy(slot.prefix[:], s[:4])
 	slot.ptr = uintptr(p)
+}
+
+// assignString hands a string to DuckDB's own assignment, which stores
+// NULL for invalid UTF-8, as duckdb-go's appender did.
+func (l *chunkLoader) assignString(c *chunkColumn, row int, s string) {
+	mapping.VectorAssignStringElement(c.vec, mapping.IdxT(row), s)
+}
+
+// validText reports whether b is valid UTF-8: ASCII tested 8 bytes at a
+// time without a branch per byte, anything else checked in full.
+func validText(b []byte) bool {
+	var acc uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		acc |= binary.LittleEndian.Uint64(b[i:])
+	}
+	for ; i < len(b); i++ {
+		acc |= uint64(b[i])
+	}
+	return acc&0x8080808080808080 == 0 || utf8.Valid(b)
 }
 
 // cHeap hands out C memory for one chunk's long strings: blocks reused

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/knit-cdp/knit/engine"
 )
@@ -55,7 +56,7 @@ func TestChunkLoadMatchesTheDriversAppender(t *testing.T) {
 		case 2:
 			rows = append(rows, []any{nil, nil, float64(i), nil, at.Add(time.Duration(i) * time.Second), at.AddDate(0, 0, -i%400), "a\x00b'\";--"})
 		case 3:
-			rows = append(rows, []any{"bad\xff" + k, int(i), float32(2), false, at.AddDate(-60, 0, i), at.AddDate(-60, 0, -i), strings.Repeat("é", 6)})
+			rows = append(rows, []any{"bad\xff" + k + strings.Repeat("y", i%10), int(i), float32(2), false, at.AddDate(-60, 0, i), at.AddDate(-60, 0, -i), strings.Repeat("é", 6)})
 		default:
 			long := strings.Repeat(k, 200)
 			rows = append(rows, []any{strings.Repeat("z", 11+i%4), uint32(i), nil, true, at, at, &long})
@@ -108,5 +109,21 @@ func TestChunkLoadFallsBackForOtherTypes(t *testing.T) {
 	var sum int64
 	if err := db.SQL().QueryRow(`SELECT sum(n) FROM small`).Scan(&sum); err != nil || sum != 7 {
 		t.Fatalf("sum %d, %v", sum, err)
+	}
+}
+
+// validText agrees with the standard library on ASCII, multi-byte text,
+// broken sequences and high bytes at every position of an 8-byte word.
+func TestValidTextAgreesWithUTF8Valid(t *testing.T) {
+	cases := []string{"", "a", "abcdefgh", "abcdefghi", "José", "Ñandú Ñandú Ñandú", "\xff", "abcdefg\xff", "abcdefgh\xc3", "\xc3\xa9", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x00\x7f"}
+	for i := range 16 {
+		b := []byte(strings.Repeat("x", 16))
+		b[i] = 0x80
+		cases = append(cases, string(b))
+	}
+	for _, c := range cases {
+		if got, want := validText([]byte(c)), utf8.ValidString(c); got != want {
+			t.Errorf("validText(%q) = %v, want %v", c, got, want)
+		}
 	}
 }
