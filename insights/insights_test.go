@@ -560,3 +560,27 @@ func TestFirstLastTiesTakeTheValueOrder(t *testing.T) {
 		})
 	}
 }
+
+// An event's key is matched as stored, against the distinct stored values
+// (trimmed only to standardise them): a key with spaces around it
+// resolves to the same customer as the bare key. On DuckDB the activity
+// IDs, sources and types are written with the compression picked for
+// them, not one DuckDB searched for.
+func TestPaddedKeysAndActivityCompression(t *testing.T) {
+	events := shopEvents + "e6,  m2 ,2024-03-03 10:00:00,View,,S1\n"
+	s := runShop(t, writeShop(t, events, ""), shopNow)
+	if got := s.value(`SELECT "Member" FROM src_events WHERE "EventID" = 'e6'`); got != "  m2 " {
+		t.Fatalf("e6's stored key = %q, want it padded (the test needs the spaces)", got)
+	}
+	m2 := s.customer("m2")
+	if got := s.value(`SELECT string_agg(primary_key, ',' ORDER BY primary_key) FROM activities a JOIN known_since ks ON ks.customer_key = a.customer_key WHERE ks.customer_id = ?`, m2); got != "e5,e6" {
+		t.Errorf("m2's activities = %s, want e5,e6", got)
+	}
+	if a := s.rep.Insights.Activities; a.Activities["events"] != 6 || a.Unresolved["events"] != 0 {
+		t.Errorf("activities %+v, want 6 written and none unresolved", a)
+	}
+	if got := s.value(`SELECT string_agg(DISTINCT column_name || ' ' || compression, ', ' ORDER BY column_name || ' ' || compression)
+  FROM pragma_storage_info('activities') WHERE column_name IN ('primary_key', 'source', 'type') AND segment_type = 'VARCHAR'`); got != "primary_key FSST, source Dictionary, type Dictionary" {
+		t.Errorf("compression of activities = %s", got)
+	}
+}
