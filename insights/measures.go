@@ -676,7 +676,11 @@ func (env *Env) smallDictionaries(ctx context.Context) (*textCodes, error) {
 		if n > smallDictionary {
 			continue
 		}
-		rows, err := env.Eng.Query(ctx, "SELECT DISTINCT "+q+" FROM "+env.in(ActivitiesTable)+" a WHERE "+q+" IS NOT NULL ORDER BY 1")
+		// One value more than a dictionary holds says it is too many
+		// (a column whose first rows repeat a few values but whose
+		// later ones do not), without reading millions of values back.
+		rows, err := env.Eng.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s a WHERE %s IS NOT NULL ORDER BY 1 LIMIT %d",
+			q, env.in(ActivitiesTable), q, smallDictionary+1))
 		if err != nil {
 			return nil, err
 		}
