@@ -94,6 +94,13 @@ func main() {
 		}
 		fmt.Printf("run %d: %.1fs wall, peak RSS %.2f GiB, %d profiles (%d known), %d identifiers\n",
 			i+1, wall, float64(peak)/(1<<30), rep.Profiles.Total, rep.Profiles.Known, rep.Identifiers)
+		// Each run's stages, wall and CPU: a slow run shows which stage
+		// (and whether it waited or worked) instead of hiding in the median.
+		fmt.Print("  stages (wall/cpu s):")
+		for _, s := range rep.Stages {
+			fmt.Printf(" %s %.1f/%.1f", s.Name, s.Seconds, s.CPUSeconds)
+		}
+		fmt.Println()
 	}
 	fmt.Printf("\nmedian of %d runs: %.1fs wall, peak RSS %.2f GiB (max %.2f GiB)\n", *runs, median(walls),
 		float64(medianInt(rss))/(1<<30), float64(slices.Max(rss))/(1<<30))
