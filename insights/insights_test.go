@@ -561,6 +561,38 @@ func TestFirstLastTiesTakeTheValueOrder(t *testing.T) {
 	}
 }
 
+// Two purchases of m2 with the same amount at the same time: argmax and
+// argmin (by a float, and by the time) take the smallest value, whichever
+// row comes first in the file.
+func TestArgmaxTiesTakeTheValueOrder(t *testing.T) {
+	tie := "e6,m2,2024-03-02 10:00:00,Purchase,5,S1\n"
+	byTime := "  latest_store: {aggregate: argmax, of: store, by: ts}\n  earliest_store: {aggregate: argmin, of: store, by: ts}\n"
+	for name, events := range map[string]string{"after": shopEvents + tie, "before": strings.Replace(shopEvents, "e5,", strings.TrimSuffix(tie, "\n")+"\ne5,", 1)} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeShop(t, events, "")
+			cfgPath := filepath.Join(dir, "knit.yaml")
+			cfg, err := os.ReadFile(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			aov := "  aov: {formula: revenue / n_purchase}\n"
+			if !strings.Contains(string(cfg), aov) {
+				t.Fatal("the shop's configuration has no aov measure to add the time measures after")
+			}
+			if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), aov, aov+byTime, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := runShop(t, dir, shopNow)
+			s.checkMeasures(map[string][3]string{
+				"top_store":      {"S2", "S1", "NULL"},
+				"bottom_store":   {"S1", "S1", "NULL"},
+				"latest_store":   {"S1", "S1", "NULL"},
+				"earliest_store": {"S1", "S1", "NULL"},
+			})
+		})
+	}
+}
+
 // An event's key is matched as stored, against the distinct stored values
 // (trimmed only to standardise them): a key with spaces around it
 // resolves to the same customer as the bare key. On DuckDB the activity

@@ -234,7 +234,9 @@ func compileAggregate(m *config.Measure, s *segment.Schema, floats map[string]bo
 	if dict.coded(m) {
 		// The dictionary (and the time base) come first in the text too,
 		// inside the aggregate.
-		if packed = dict.packs(m); packed {
+		if dict.packsBy(m) {
+			code = dict.packedBy(m, by, of, p.add(dict.values[m.Of]))
+		} else if packed = dict.packs(m); packed {
 			base := p.add(dict.base)
 			code = fmt.Sprintf("(epoch_us(%s) - %s) * %d + list_position(%s, %s) - 1", alias+"."+p.d.Quote("ts"), base, smallDictionary, p.add(dict.values[m.Of]), of)
 		} else {
@@ -311,8 +313,14 @@ func compileAggregate(m *config.Measure, s *segment.Schema, floats map[string]bo
 		}
 		return pick(val, ts, true), nil
 	case "argmax":
+		if dict.packsBy(m) {
+			return "max(" + code + ")" + filter, nil
+		}
 		return pick(val, by, true), nil
 	case "argmin":
+		if dict.packsBy(m) {
+			return "min(" + code + ")" + filter, nil
+		}
 		return pick(val, by, false), nil
 	case "days_since_first", "days_since_last":
 		fn := "min"
@@ -340,6 +348,14 @@ type textCodes struct {
 	// arg_min and arg_max.
 	packed bool
 	base   int64
+	// byKey says, per customer measure name, how an argmax or argmin of
+	// a coded column turns its by into an exact integer key ("float":
+	// rounded to exactSumDigits decimals, as sums are; "time": epoch
+	// microseconds), so that max(key * smallDictionary + position) picks
+	// the largest by and, among activities with the same by, the smallest
+	// value, on every run (argmin: min(key * smallDictionary + position)).
+	// arg_max and arg_min keep whichever tied row a thread met first.
+	byKey map[string]string
 }
 
 // coded reports whether m's aggregate is compiled over positions in the
@@ -353,12 +369,41 @@ func (c *textCodes) packs(m *config.Measure) bool {
 	return c.coded(m) && c.packed && (m.Aggregate == "first" || m.Aggregate == "last")
 }
 
+// packsBy reports whether m (coded, argmax or argmin) packs its by's key
+// and position (see byKey).
+func (c *textCodes) packsBy(m *config.Measure) bool {
+	return c.coded(m) && c.byKey[m.Name] != ""
+}
+
+// packedBy is the SQL of m's packed by key and position (packsBy), with
+// its dictionary as the parameter dict: for argmax the position counts
+// down, so that the maximum takes the smallest value among equal keys.
+func (c *textCodes) packedBy(m *config.Measure, by, of, dict string) string {
+	key := "CAST(epoch_us(" + by + ") AS HUGEINT)"
+	if c.byKey[m.Name] == "float" {
+		key = fmt.Sprintf("CAST(round(CAST(%s AS DOUBLE), %d) * %s AS HUGEINT)", by, exactSumDigits, "1"+strings.Repeat("0", exactSumDigits))
+	}
+	pos := fmt.Sprintf("list_position(%s, %s) - 1", dict, of)
+	if m.Aggregate == "argmax" {
+		pos = fmt.Sprintf("%d - list_position(%s, %s)", smallDictionary, dict, of)
+	}
+	return fmt.Sprintf("%s * %d + %s", key, smallDictionary, pos)
+}
+
 // read is the SQL of a coded customer measure's value from its aggregate
 // column col, with the dictionary as a parameter of p.
 func (c *textCodes) read(m *config.Measure, col string, p *params) string {
 	pos := col
-	if c.packs(m) {
+	switch {
+	case c.packs(m):
 		pos = fmt.Sprintf("%s %% %d + 1", col, smallDictionary)
+	case c.packsBy(m):
+		// The key may be negative: the remainder's sign follows it.
+		rem := fmt.Sprintf("((%s %% %d) + %d) %% %d", col, smallDictionary, smallDictionary, smallDictionary)
+		pos = "CAST(" + rem + " + 1 AS BIGINT)"
+		if m.Aggregate == "argmax" {
+			pos = fmt.Sprintf("CAST(%d - %s AS BIGINT)", smallDictionary, rem)
+		}
 	}
 	return "(" + p.add(c.values[m.Of]) + ")[" + pos + "]"
 }
@@ -647,7 +692,7 @@ const dictionaryProbe = 100_000
 func (env *Env) smallDictionaries(ctx context.Context) (*textCodes, error) {
 	cfg := &env.Proj.Config
 	d := env.Eng.Dialect()
-	dict := &textCodes{values: map[string][]string{}}
+	dict := &textCodes{values: map[string][]string{}, byKey: map[string]string{}}
 	if d.Name() != "duckdb" {
 		return dict, nil
 	}
@@ -701,6 +746,9 @@ func (env *Env) smallDictionaries(ctx context.Context) (*textCodes, error) {
 			dict.values[col] = values
 		}
 	}
+	if err := env.byKeys(ctx, dict); err != nil {
+		return nil, err
+	}
 	if firstLast && len(dict.values) > 0 {
 		rows, err := env.Eng.Query(ctx, "SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM "+env.in(ActivitiesTable))
 		if err != nil {
@@ -719,6 +767,53 @@ func (env *Env) smallDictionaries(ctx context.Context) (*textCodes, error) {
 		return dict, rows.Err()
 	}
 	return dict, nil
+}
+
+// byKeys fills dict.byKey for the coded argmax and argmin measures whose
+// by is a time, or a float property whose values all lie within ±1e20
+// (the key, by × 10^9 × 64, then fits a HUGEINT; NaN and infinities do
+// not qualify). Others keep arg_max and arg_min.
+func (env *Env) byKeys(ctx context.Context, dict *textCodes) error {
+	cfg := &env.Proj.Config
+	d := env.Eng.Dialect()
+	floats := floatProperties(cfg)
+	schema := Schema(cfg)
+	checked := map[string]bool{}
+	for _, name := range cfg.MeasureOrder {
+		m := cfg.Measures[name]
+		if m.Scope != "customer" || (m.Aggregate != "argmax" && m.Aggregate != "argmin") || !dict.coded(m) {
+			continue
+		}
+		t, prop := schema.ActivityProps[m.By]
+		switch {
+		case m.By == "ts" || (prop && t == segment.Time):
+			dict.byKey[name] = "time"
+		case prop && floats[m.By]:
+			small, ok := checked[m.By]
+			if !ok {
+				q := "a." + d.Quote(m.By)
+				rows, err := env.Eng.Query(ctx, fmt.Sprintf("SELECT coalesce(max(abs(%s)) <= 1e20, TRUE) FROM %s a", q, env.in(ActivitiesTable)))
+				if err != nil {
+					return err
+				}
+				if rows.Next() {
+					err = rows.Scan(&small)
+				}
+				rows.Close()
+				if err != nil {
+					return err
+				}
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				checked[m.By] = small
+			}
+			if small {
+				dict.byKey[name] = "float"
+			}
+		}
+	}
+	return nil
 }
 
 // BuildMeasures writes customer_measures (one row per profile, one column
