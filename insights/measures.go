@@ -350,8 +350,9 @@ type textCodes struct {
 	base   int64
 	// byKey says, per customer measure name, how an argmax or argmin of
 	// a coded column turns its by into an exact integer key ("float":
-	// rounded to exactSumDigits decimals, as sums are; "time": epoch
-	// microseconds), so that max(key * smallDictionary + position) picks
+	// rounded to exactSumDigits decimals, as sums are; "time": the
+	// activity time's microseconds after base, when packed allows), so
+	// that max(key * smallDictionary + position) picks
 	// the largest by and, among activities with the same by, the smallest
 	// value, on every run (argmin: min(key * smallDictionary + position)).
 	// arg_max and arg_min keep whichever tied row a thread met first.
@@ -379,9 +380,9 @@ func (c *textCodes) packsBy(m *config.Measure) bool {
 // its dictionary as the parameter dict: for argmax the position counts
 // down, so that the maximum takes the smallest value among equal keys.
 func (c *textCodes) packedBy(m *config.Measure, by, of, dict string) string {
-	key := "CAST(epoch_us(" + by + ") AS HUGEINT)"
+	key := fmt.Sprintf("(epoch_us(%s) - %d)", by, c.base)
 	if c.byKey[m.Name] == "float" {
-		key = fmt.Sprintf("CAST(round(CAST(%s AS DOUBLE), %d) * %s AS HUGEINT)", by, exactSumDigits, "1"+strings.Repeat("0", exactSumDigits))
+		key = fmt.Sprintf("CAST(%s * 1%s AS BIGINT)", by, strings.Repeat("0", exactSumDigits))
 	}
 	pos := fmt.Sprintf("list_position(%s, %s) - 1", dict, of)
 	if m.Aggregate == "argmax" {
@@ -749,7 +750,11 @@ func (env *Env) smallDictionaries(ctx context.Context) (*textCodes, error) {
 	if err := env.byKeys(ctx, dict); err != nil {
 		return nil, err
 	}
-	if firstLast && len(dict.values) > 0 {
+	timeKeys := false
+	for _, k := range dict.byKey {
+		timeKeys = timeKeys || k == "time"
+	}
+	if (firstLast || timeKeys) && len(dict.values) > 0 {
 		rows, err := env.Eng.Query(ctx, "SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM "+env.in(ActivitiesTable))
 		if err != nil {
 			return nil, err
@@ -764,15 +769,23 @@ func (env *Env) smallDictionaries(ctx context.Context) (*textCodes, error) {
 		// (hi - lo) * 64 + 63 must not overflow: a span of 4,500 years.
 		dict.packed = !lo.Valid || (hi.Int64-lo.Int64 >= 0 && hi.Int64-lo.Int64 < math.MaxInt64/smallDictionary-1)
 		dict.base = lo.Int64
+		if !dict.packed {
+			for name, k := range dict.byKey {
+				if k == "time" {
+					delete(dict.byKey, name)
+				}
+			}
+		}
 		return dict, rows.Err()
 	}
 	return dict, nil
 }
 
 // byKeys fills dict.byKey for the coded argmax and argmin measures whose
-// by is a time, or a float property whose values all lie within ±1e20
-// (the key, by × 10^9 × 64, then fits a HUGEINT; NaN and infinities do
-// not qualify). Others keep arg_max and arg_min.
+// by is the activity time, or a float property whose values all lie
+// within ±1e8 (the key, by × 10^9 × 64, then fits a BIGINT, whose
+// aggregates cost less than a HUGEINT's; NaN and infinities do not
+// qualify). Others keep arg_max and arg_min.
 func (env *Env) byKeys(ctx context.Context, dict *textCodes) error {
 	cfg := &env.Proj.Config
 	d := env.Eng.Dialect()
@@ -784,15 +797,15 @@ func (env *Env) byKeys(ctx context.Context, dict *textCodes) error {
 		if m.Scope != "customer" || (m.Aggregate != "argmax" && m.Aggregate != "argmin") || !dict.coded(m) {
 			continue
 		}
-		t, prop := schema.ActivityProps[m.By]
+		_, prop := schema.ActivityProps[m.By]
 		switch {
-		case m.By == "ts" || (prop && t == segment.Time):
-			dict.byKey[name] = "time"
+		case m.By == "ts":
+			dict.byKey[name] = "time" // if the span allows: see smallDictionaries
 		case prop && floats[m.By]:
 			small, ok := checked[m.By]
 			if !ok {
 				q := "a." + d.Quote(m.By)
-				rows, err := env.Eng.Query(ctx, fmt.Sprintf("SELECT coalesce(max(abs(%s)) <= 1e20, TRUE) FROM %s a", q, env.in(ActivitiesTable)))
+				rows, err := env.Eng.Query(ctx, fmt.Sprintf("SELECT coalesce(max(abs(%s)) <= 1e8, TRUE) FROM %s a", q, env.in(ActivitiesTable)))
 				if err != nil {
 					return err
 				}
