@@ -689,7 +689,9 @@ const dictionaryProbe = 100_000
 // smallDictionaries returns, on DuckDB, the sorted distinct values of
 // each text column that a customer measure's first, last, argmax, argmin
 // or count_distinct reads, for the columns with at most smallDictionary
-// of them (dictionaryProbe first).
+// of them (dictionaryProbe first), and the argmax and argmin measures of
+// those columns whose by packs into a key (chooseByKeys, then one scan
+// for the ranges the keys need).
 func (env *Env) smallDictionaries(ctx context.Context) (*textCodes, error) {
 	cfg := &env.Proj.Config
 	d := env.Eng.Dialect()
@@ -747,86 +749,72 @@ func (env *Env) smallDictionaries(ctx context.Context) (*textCodes, error) {
 			dict.values[col] = values
 		}
 	}
-	if err := env.byKeys(ctx, dict); err != nil {
+	floatBys := dict.chooseByKeys(cfg)
+	if (!firstLast && len(dict.byKey) == 0) || len(dict.values) == 0 {
+		return dict, nil
+	}
+	// One scan for every range a packed key needs: the activities' time
+	// span, and whether each float by's values fit (NaN and infinities
+	// do not).
+	sel := "epoch_us(min(ts)), epoch_us(max(ts))"
+	for _, col := range floatBys {
+		sel += fmt.Sprintf(", coalesce(max(abs(a.%s)) <= %g, TRUE)", d.Quote(col), maxFloatBy)
+	}
+	rows, err := env.Eng.Query(ctx, "SELECT "+sel+" FROM "+env.in(ActivitiesTable)+" a")
+	if err != nil {
 		return nil, err
 	}
-	timeKeys := false
-	for _, k := range dict.byKey {
-		timeKeys = timeKeys || k == "time"
+	defer rows.Close()
+	var lo, hi sql.NullInt64
+	fits := make([]bool, len(floatBys))
+	dest := []any{&lo, &hi}
+	for i := range fits {
+		dest = append(dest, &fits[i])
 	}
-	if (firstLast || timeKeys) && len(dict.values) > 0 {
-		rows, err := env.Eng.Query(ctx, "SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM "+env.in(ActivitiesTable))
-		if err != nil {
+	if rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		var lo, hi sql.NullInt64
-		if rows.Next() {
-			if err := rows.Scan(&lo, &hi); err != nil {
-				return nil, err
-			}
-		}
-		// (hi - lo) * 64 + 63 must not overflow: a span of 4,500 years.
-		dict.packed = !lo.Valid || (hi.Int64-lo.Int64 >= 0 && hi.Int64-lo.Int64 < math.MaxInt64/smallDictionary-1)
-		dict.base = lo.Int64
-		if !dict.packed {
-			for name, k := range dict.byKey {
-				if k == "time" {
-					delete(dict.byKey, name)
-				}
-			}
-		}
-		return dict, rows.Err()
 	}
-	return dict, nil
+	// (hi - lo) * 64 + 63 must not overflow: a span of 4,500 years.
+	dict.packed = !lo.Valid || (hi.Int64-lo.Int64 >= 0 && hi.Int64-lo.Int64 < math.MaxInt64/smallDictionary-1)
+	dict.base = lo.Int64
+	for name, k := range dict.byKey {
+		m := cfg.Measures[name]
+		if (k == "time" && !dict.packed) || (k == "float" && !fits[slices.Index(floatBys, m.By)]) {
+			delete(dict.byKey, name)
+		}
+	}
+	return dict, rows.Err()
 }
 
-// byKeys fills dict.byKey for the coded argmax and argmin measures whose
-// by is the activity time, or a float property whose values all lie
-// within ±1e8 (the key, by × 10^9 × 64, then fits a BIGINT, whose
-// aggregates cost less than a HUGEINT's; NaN and infinities do not
-// qualify). Others keep arg_max and arg_min.
-func (env *Env) byKeys(ctx context.Context, dict *textCodes) error {
-	cfg := &env.Proj.Config
-	d := env.Eng.Dialect()
+// maxFloatBy bounds a float by whose argmax or argmin packs a key: by ×
+// 10^9 × 64 then fits a BIGINT, whose aggregates cost less than a
+// HUGEINT's.
+const maxFloatBy = 1e8
+
+// chooseByKeys fills byKey for the coded argmax and argmin measures whose
+// by is the activity time or a float property, and returns those float
+// properties: smallDictionaries drops the keys whose range does not fit.
+// Other measures keep arg_max and arg_min.
+func (c *textCodes) chooseByKeys(cfg *config.Config) (floatBys []string) {
 	floats := floatProperties(cfg)
 	schema := Schema(cfg)
-	checked := map[string]bool{}
 	for _, name := range cfg.MeasureOrder {
 		m := cfg.Measures[name]
-		if m.Scope != "customer" || (m.Aggregate != "argmax" && m.Aggregate != "argmin") || !dict.coded(m) {
+		if m.Scope != "customer" || (m.Aggregate != "argmax" && m.Aggregate != "argmin") || !c.coded(m) {
 			continue
 		}
-		_, prop := schema.ActivityProps[m.By]
-		switch {
-		case m.By == "ts":
-			dict.byKey[name] = "time" // if the span allows: see smallDictionaries
-		case prop && floats[m.By]:
-			small, ok := checked[m.By]
-			if !ok {
-				q := "a." + d.Quote(m.By)
-				rows, err := env.Eng.Query(ctx, fmt.Sprintf("SELECT coalesce(max(abs(%s)) <= 1e8, TRUE) FROM %s a", q, env.in(ActivitiesTable)))
-				if err != nil {
-					return err
-				}
-				if rows.Next() {
-					err = rows.Scan(&small)
-				}
-				rows.Close()
-				if err != nil {
-					return err
-				}
-				if err := rows.Err(); err != nil {
-					return err
-				}
-				checked[m.By] = small
+		if _, prop := schema.ActivityProps[m.By]; prop && floats[m.By] {
+			c.byKey[name] = "float"
+			if !slices.Contains(floatBys, m.By) {
+				floatBys = append(floatBys, m.By)
 			}
-			if small {
-				dict.byKey[name] = "float"
-			}
+		} else if m.By == "ts" {
+			c.byKey[name] = "time"
 		}
 	}
-	return nil
+	return floatBys
 }
 
 // BuildMeasures writes customer_measures (one row per profile, one column
