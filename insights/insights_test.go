@@ -97,11 +97,17 @@ func writeShop(t *testing.T, events string, extraSegments string) string {
 	dir := t.TempDir()
 	cfg := strings.Replace(shopConfig, "  quoted: email_domain_check = \"x\"\n", extraSegments, 1)
 	for name, content := range map[string]string{"knit.yaml": cfg, "members.csv": shopMembers, "events.csv": events} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeProjectFile(t, dir, name, content)
 	}
 	return dir
+}
+
+// writeProjectFile writes (or replaces) one file of a test project.
+func writeProjectFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type shop struct {
@@ -264,9 +270,7 @@ func TestSegmentHistoryAcrossRuns(t *testing.T) {
 	s.db.Close()
 	second := strings.Replace(strings.Replace(shopEvents, "e2,m1,2024-02-01 10:00:00,Purchase,30,S2\n", "", 1),
 		"e3,m1,2024-03-01 10:00:00,Purchase,20,S1\n", "e6,m2,2024-03-08 10:00:00,Purchase,40,S1\n", 1)
-	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(second), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeProjectFile(t, dir, "events.csv", second)
 	later := shopNow.Add(24 * time.Hour)
 	s = runShop(t, dir, later)
 	type interval struct{ entered, left string }
@@ -371,9 +375,7 @@ func TestActivitiesReusedWhenNothingChanged(t *testing.T) {
 	}
 	s.db.Close()
 	changed := strings.Replace(shopEvents, "e5,m2,2024-03-02 10:00:00,Purchase,5,S2", "e5,m2,2024-03-02 10:00:00,Purchase,6,S2", 1)
-	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(changed), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeProjectFile(t, dir, "events.csv", changed)
 	s = runShop(t, dir, shopNow.Add(2*time.Hour))
 	if s.rep.Insights.Activities.Reused {
 		t.Fatal("a changed amount reused the old activities")
@@ -424,9 +426,7 @@ func TestSegmentHistoryKeptWhenNothingChanged(t *testing.T) {
 	s.db.Close()
 	third := strings.Replace(strings.Replace(shopEvents, "e2,m1,2024-02-01 10:00:00,Purchase,30,S2\n", "", 1),
 		"e3,m1,2024-03-01 10:00:00,Purchase,20,S1\n", "", 1)
-	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(third), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeProjectFile(t, dir, "events.csv", third)
 	s = runShop(t, dir, shopNow.Add(2*time.Hour))
 	if got := s.value(`SELECT CAST(entered_run AS VARCHAR) || ' ' || CAST(left_run AS VARCHAR) FROM segment_history WHERE segment = 'big' AND customer_id = ?`, m1); got != "1 3" {
 		t.Errorf("m1 in big = %s, want entered in run 1 and left in run 3", got)
@@ -512,9 +512,7 @@ JOIN identifiers i ON i.customer_id = m.customer_id AND i.type = 'member_id' WHE
 	s.db.Close()
 	second := strings.Replace(strings.Replace(shopEvents, "e2,m1,2024-02-01 10:00:00,Purchase,30,S2\n", "", 1),
 		"e3,m1,2024-03-01 10:00:00,Purchase,20,S1\n", "e6,m2,2024-03-08 10:00:00,Purchase,40,S1\n", 1)
-	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(second), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeProjectFile(t, dir, "events.csv", second)
 	s = runShop(t, dir, shopNow.Add(24*time.Hour))
 	check(s, map[string]string{"big": "m2", "frozen": "m1", "big_not_frozen": "m2", "frozen_not_big": "m1",
 		"buyers_or_big": "m1 m2", "nested": "m1", "nobody": ""})
@@ -570,8 +568,7 @@ func TestArgmaxTiesTakeTheValueOrder(t *testing.T) {
 	for name, events := range map[string]string{"after": shopEvents + tie, "before": strings.Replace(shopEvents, "e5,", strings.TrimSuffix(tie, "\n")+"\ne5,", 1)} {
 		t.Run(name, func(t *testing.T) {
 			dir := writeShop(t, events, "")
-			cfgPath := filepath.Join(dir, "knit.yaml")
-			cfg, err := os.ReadFile(cfgPath)
+			cfg, err := os.ReadFile(filepath.Join(dir, "knit.yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -579,9 +576,7 @@ func TestArgmaxTiesTakeTheValueOrder(t *testing.T) {
 			if !strings.Contains(string(cfg), aov) {
 				t.Fatal("the shop's configuration has no aov measure to add the time measures after")
 			}
-			if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), aov, aov+byTime, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeProjectFile(t, dir, "knit.yaml", strings.Replace(string(cfg), aov, aov+byTime, 1))
 			s := runShop(t, dir, shopNow)
 			s.checkMeasures(map[string][3]string{
 				"top_store":      {"S2", "S1", "NULL"},
