@@ -15,7 +15,7 @@ import (
 type mergedFields struct {
 	won  []int32 // [p*len(fields)+f]: index in run.recs, -1 when no record has a value
 	alts []int32
-	ids  []any // each profile's customer ID, boxed once (see boxedIDs)
+	ids  []any // each profile's customer ID, boxed once (see boxIDs)
 }
 
 // mergeFields builds unified profiles: for every field, the winning value
@@ -45,8 +45,7 @@ func (r *run) mergeFields() {
 			won[p*nf+f], alts[p*nf+f] = best, n-1
 		}
 	}
-	r.merged = mergedFields{won: won, alts: alts}
-	r.boxedIDs()
+	r.merged = mergedFields{won: won, alts: alts, ids: boxIDs(r.profiles)}
 }
 
 // sortProfiles puts the profiles in customer ID order, the order the
@@ -130,7 +129,7 @@ func (r *run) writeLineage(ctx context.Context) error {
 	for f, name := range r.fields {
 		names[f], policies[f] = name, r.proj.Config.Fields[name].Policy
 	}
-	ids := r.boxedIDs()
+	ids := r.merged.ids
 	return r.loadTable(ctx, "field_lineage", []engine.Column{
 		{Name: "customer_id", Type: engine.Text}, {Name: "field", Type: engine.Text}, {Name: "value", Type: engine.Text},
 		{Name: "record_key", Type: engine.Text}, {Name: "policy", Type: engine.Text}, {Name: "alternatives", Type: engine.BigInt},
@@ -157,7 +156,7 @@ func (r *run) writeProfiles(ctx context.Context) error {
 	for _, name := range r.fields {
 		cols = append(cols, engine.Column{Name: name, Type: engine.Text})
 	}
-	nf, ids := len(r.fields), r.boxedIDs()
+	nf, ids := len(r.fields), r.merged.ids
 	return r.loadTable(ctx, "profiles", cols, len(r.profiles), func(i int, out []any) {
 		p := r.profiles[i]
 		first, last := noStamp, noStamp

@@ -70,7 +70,7 @@ type customerIndex struct {
 }
 
 func (r *run) customerIndex() *customerIndex {
-	c := &customerIndex{root: r.res.Root, ofRoot: make([]int32, len(r.g.Nodes)), ids: r.boxedIDs()}
+	c := &customerIndex{root: r.res.Root, ofRoot: make([]int32, len(r.g.Nodes)), ids: r.merged.ids}
 	for i := range c.ofRoot {
 		c.ofRoot[i] = -1
 	}
@@ -80,18 +80,16 @@ func (r *run) customerIndex() *customerIndex {
 	return c
 }
 
-// boxedIDs returns each profile's customer ID as an engine value, boxed
+// boxIDs returns each profile's customer ID as an engine value, boxed
 // once for the millions of rows that carry it (each box is an allocation,
 // and at a million customers every allocation brings the next garbage
 // collection of a heap of gigabytes nearer).
-func (r *run) boxedIDs() []any {
-	if len(r.merged.ids) != len(r.profiles) {
-		r.merged.ids = make([]any, len(r.profiles))
-		for i, p := range r.profiles {
-			r.merged.ids[i] = p.id
-		}
+func boxIDs(profiles []*profile) []any {
+	ids := make([]any, len(profiles))
+	for i, p := range profiles {
+		ids[i] = p.id
 	}
-	return r.merged.ids
+	return ids
 }
 
 // of returns the customer ID of a node's cluster, nil without a profile.
