@@ -242,6 +242,8 @@ func TestValidationMessages(t *testing.T) {
 			`knit.yaml:5:5: sources.web.primry_key: unknown key; did you mean "primary_key"?`},
 		{"unknown key without suggestion", base + "colour: blue\n",
 			`knit.yaml:5:1: colour: unknown key; allowed keys: activities, exports, fields, guards, identifiers, measures, overrides, segments, serve, sources, store, unify, version`},
+		{"ingest priority", base + "serve: {ingest_priority: lowest}\n",
+			`knit.yaml:5:26: serve.ingest_priority: ingest_priority "lowest" must be low or normal`},
 		{"duplicate key", "sources:\n  web:\n    file: a.csv\n    file: b.csv\n    primary_key: id\n",
 			`knit.yaml:4:5: sources.web.file: duplicate key; already set at line 3 (each key may appear once)`},
 		{"wrong scalar type", base + "identifiers:\n  email: {limit: abc}\n",

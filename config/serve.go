@@ -36,6 +36,11 @@ type Serve struct {
 	// RateLimit is the most requests per second one key may make; default
 	// 1000 (bursts of the same size).
 	RateLimit int `yaml:"rate_limit"`
+	// IngestPriority is the CPU priority of ingestion's parsing and
+	// stitching against profile lookups: "low" (default; on Linux they run
+	// on threads the kernel runs only when no lookup wants the core) or
+	// "normal" (the requests' own goroutines).
+	IngestPriority string `yaml:"ingest_priority"`
 }
 
 // Default serve settings.
@@ -68,6 +73,13 @@ func (c *checker) checkServe() {
 		s.RateLimit = DefaultServeRateRPS
 	} else if s.RateLimit < 0 {
 		c.errorf("serve.rate_limit", "rate_limit %d must be positive (requests per second per key)", s.RateLimit)
+	}
+	switch s.IngestPriority {
+	case "":
+		s.IngestPriority = "low"
+	case "low", "normal":
+	default:
+		c.errorf("serve.ingest_priority", "ingest_priority %q must be low or normal", s.IngestPriority)
 	}
 	if s.Schedule != "" {
 		if d, err := time.ParseDuration(s.Schedule); err != nil || d < time.Minute {

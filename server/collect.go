@@ -27,7 +27,8 @@ func (s *Server) collectHandler(kind string) handlerFunc {
 			return err
 		}
 		now := s.opt.Now()
-		p, err := collect.Parse(body, kind, now)
+		var p *collect.Payload
+		s.low.run(func() { p, err = collect.Parse(body, kind, now) })
 		if err != nil {
 			return err
 		}
@@ -86,7 +87,7 @@ func (s *Server) ingest(r *http.Request, events []*collect.Event) error {
 	}
 	s.metrics.stored.Add(int64(len(fresh)))
 	s.shared.enqueue(first, fresh)
-	s.stitch(fresh, first)
+	s.low.run(func() { s.stitch(fresh, first) })
 	return nil
 }
 

@@ -48,6 +48,11 @@ type Options struct {
 	// DedupeWindow is how many recent messageIds are remembered for
 	// de-duplication; default 5,000,000.
 	DedupeWindow int
+	// IngestThreads, when above zero, is how many OS threads at the lowest
+	// CPU priority (nice 19) parse and stitch collected events, so that
+	// profile lookups run first (lowprio.go; Linux only, see
+	// LowPriorityThreads). 0: the requests' goroutines do it.
+	IngestThreads int
 	// Tables reads table sources for batch runs when the engine does not
 	// (a DuckDB store with sources on PostgreSQL: package postgres).
 	Tables source.TableOpener
@@ -63,6 +68,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	limits  *rateLimits
+	low     *lowPrio // ingestion's CPU work at a lower priority (lowprio.go); nil: on the requests' goroutines
 
 	mu sync.RWMutex // guards st (held per event, not per batch)
 	st *state
@@ -121,6 +127,11 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.cur.Store(st)
 	s.startShared()
 	s.log.Info("knit serve ready", "events_replayed", replayed, "profiles", len(st.batch))
+	if opt.IngestThreads > 0 {
+		if s.low, err = newLowPrio(opt.IngestThreads, ingestNice); err != nil {
+			s.log.Warn("ingestion runs at the process's priority", "reason", err.Error())
+		}
+	}
 	s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -156,6 +167,7 @@ func (s *Server) Mux() *http.ServeMux { return s.mux }
 func (s *Server) Close() error {
 	s.ready.Store(false)
 	s.stopShared()
+	s.low.close()
 	return s.events.Close()
 }
 

@@ -70,6 +70,7 @@ func startServer(t testing.TB, dir string) *testServer {
 	srv, err := New(context.Background(), Options{
 		Project: proj, Engine: eng,
 		WriteKeys: map[string]string{"W": writeKey}, ReadTokens: map[string]string{"R": readToken}, AdminTokens: map[string]string{"A": adminToken},
+		IngestThreads: 1, // as knit serve runs on 2 cores: ingestion on a low-priority thread (lowprio.go)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -86,6 +87,7 @@ func runServe(ctx context.Context, dir, listen string, verbose bool) error {
 	}
 	serveGC()
 	opt := server.Options{Project: proj, Logger: log, Tables: postgres.TableSources{}}
+	opt.IngestThreads = serveIngestThreads(sc.IngestPriority)
 	if opt.WriteKeys, err = secretsFrom(sc.WriteKeys, "write_keys"); err != nil {
 		return err
 	}
@@ -172,6 +174,25 @@ func serveGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
 	}
+}
+
+// serveIngestThreads returns how many low-priority threads parse and
+// stitch collected events (0: the requests' goroutines do, at normal
+// priority), one per two Ps, and gives the Go scheduler one more P for
+// each unless GOMAXPROCS is set: a low-priority thread holds a P while it
+// runs or waits for a core, and lookups must still find one. Without the
+// extra P the lookup tail grew instead of shrinking (docs/BENCHMARKS.md,
+// issue 5).
+func serveIngestThreads(priority string) int {
+	if priority != "low" || !server.LowPriorityThreads {
+		return 0
+	}
+	procs := runtime.GOMAXPROCS(0)
+	n := max(1, procs/2)
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(procs + n)
+	}
+	return n
 }
 
 // checkListen refuses a non-loopback address without any key: the server
