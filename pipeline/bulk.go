@@ -20,9 +20,15 @@ type bulk struct {
 
 const bulkBatch = 2048
 
+// bulkQueue is how many batches a producer may run ahead of the engine:
+// about half a million rows, a few hundred megabytes at most. The load
+// stage reads and parses faster than the engine appends the raw tables,
+// and the stages after it leave a core free for the appends to finish on.
+const bulkQueue = 256
+
 func startBulk(ctx context.Context, eng engine.Engine, table string, cols []engine.Column) *bulk {
 	ctx, cancel := context.WithCancel(ctx)
-	b := &bulk{batches: make(chan [][]any, 8), done: make(chan error, 1), ctx: ctx, cancel: cancel}
+	b := &bulk{batches: make(chan [][]any, bulkQueue), done: make(chan error, 1), ctx: ctx, cancel: cancel}
 	go func() {
 		var cur [][]any
 		i := 0

@@ -79,6 +79,9 @@ type run struct {
 	runID    int64
 
 	ins insightsRun // activities, measures, segments: see insights.go
+	// rawTables are the raw source tables' appends, still running after
+	// the load stage (finishRawTables).
+	rawTables []*bulk
 	// searchStaged lists the search tables this run staged (search.go).
 	searchStaged []string
 }
@@ -153,7 +156,12 @@ func (r *run) execute(ctx context.Context) error {
 		// The fields are merged in Go before the write stage, which
 		// appends their tables with the others, two at a time.
 		{"fields", func() error { r.mergeFields(); return nil }},
-		{"write", func() error { return r.write(ctx) }},
+		{"write", func() error {
+			if err := r.finishRawTables(); err != nil {
+				return err
+			}
+			return r.write(ctx)
+		}},
 		{"activities", func() error { return r.insightStage(ctx, "activities") }},
 		{"measures", func() error { return r.insightStage(ctx, "measures") }},
 		{"segments", func() error { return r.insightStage(ctx, "segments") }},
@@ -161,6 +169,7 @@ func (r *run) execute(ctx context.Context) error {
 		{"swap", func() error { return r.swap(ctx) }},
 		{"exports", func() error { return r.runExports(ctx) }},
 	}
+	defer r.abortRawTables() // a failed run's appends stop with it
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -176,6 +185,28 @@ func (r *run) execute(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// finishRawTables waits for the raw source tables' appends the load stage
+// left running.
+func (r *run) finishRawTables() error {
+	var err error
+	for _, b := range r.rawTables {
+		if e := b.close(); err == nil {
+			err = e
+		}
+	}
+	r.rawTables = nil
+	return err
+}
+
+// abortRawTables stops appends still running when a run fails before its
+// write stage; their staged tables are dropped with the run.
+func (r *run) abortRawTables() {
+	for _, b := range r.rawTables {
+		b.abort()
+	}
+	r.rawTables = nil
 }
 
 // releaseGraph drops the identity graph and the records once the profiles
@@ -282,16 +313,15 @@ func (r *run) load(ctx context.Context) error {
 		}
 	}
 	graph.wait()
-	for _, b := range bulks {
-		if err != nil {
-			b.abort()
-		} else {
-			err = b.close()
-		}
-	}
 	if err != nil {
+		for _, b := range bulks {
+			b.abort()
+		}
 		return err
 	}
+	// The raw tables' appends go on behind the next stages, which use one
+	// core of two; finishRawTables waits for them before the write stage.
+	r.rawTables = bulks
 	// Co-occurrence evidence becomes one edge per distinct pair.
 	for k, ev := range r.coEvidence {
 		r.g.Link(identity.Edge{A: k[0], B: k[1], Kind: identity.CoOccurrence, Group: r.coSource[k], Time: ev.time, Rule: -1})

@@ -79,7 +79,13 @@ func Train(ctx context.Context, proj *config.Project, eng engine.Engine, opt Opt
 	if err := r.prepare(ctx); err != nil {
 		return nil, nil, err
 	}
-	if err := step("load", func() error { return r.load(ctx) }); err != nil {
+	defer r.abortRawTables()
+	if err := step("load", func() error {
+		if err := r.load(ctx); err != nil {
+			return err
+		}
+		return r.finishRawTables()
+	}); err != nil {
 		return nil, nil, err
 	}
 	model, err := BuildModel(cfg)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 
 	"github.com/spf13/cobra"
 
@@ -33,11 +34,23 @@ written type:value (loyalty_id:707), source/pk (loyalty/707) or a customer ID.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	var cpuProfile string
-	var profFile *os.File
+	var cpuProfile, traceFile string
+	var profFile, traceOut *os.File
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for developers)")
+	root.PersistentFlags().StringVar(&traceFile, "trace", "", "write a Go execution trace to this file (for developers: which goroutine waits on which)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	_ = root.PersistentFlags().MarkHidden("trace")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if traceFile != "" {
+			f, err := os.Create(traceFile)
+			if err != nil {
+				return err
+			}
+			traceOut = f
+			if err := trace.Start(f); err != nil {
+				return err
+			}
+		}
 		if cpuProfile == "" {
 			return nil
 		}
@@ -52,6 +65,10 @@ written type:value (loyalty_id:707), source/pk (loyalty/707) or a customer ID.`,
 		if profFile != nil {
 			pprof.StopCPUProfile()
 			profFile.Close()
+		}
+		if traceOut != nil {
+			trace.Stop()
+			traceOut.Close()
 		}
 	}
 	root.AddCommand(newRunCmd(), newProfileCmd(), newExplainCmd(), newValidateCmd(), newVersionCmd(), newSchemaCmd(), newDemoDataCmd(), newQueryCmd(), newTrainCmd(), newPairsCmd(), newEvaluateCmd())
