@@ -13,7 +13,9 @@
 #
 # KNIT_LOAD_DIR (default /tmp/knit-load) holds the binaries and the project
 # copy; KNIT_LOAD_PORT (default 8720) is the server's port; KNIT_LOAD_BUILD=0
-# reuses the binaries already there. The server's
+# reuses the binaries already there; KNIT_LOAD_INGEST_PRIORITY (low or
+# normal) sets the project's serve.ingest_priority (default: knit's, low),
+# so both can be compared with one binary. The server's
 # environment passes through, so GOGC=... applies to it; the generator
 # sets its own GOGC=400 unless GOGC is set (it prints the value).
 set -eu
@@ -39,6 +41,9 @@ for i in $(seq "$runs"); do
 	rm -rf "$dir/shop"
 	cp -r server/testdata/shop "$dir/shop"
 	printf '  rate_limit: 100000\n' >>"$dir/shop/knit.yaml"
+	if [ -n "${KNIT_LOAD_INGEST_PRIORITY:-}" ]; then
+		printf '  ingest_priority: %s\n' "$KNIT_LOAD_INGEST_PRIORITY" >>"$dir/shop/knit.yaml"
+	fi
 	"$dir/knit" run "$dir/shop" >"$dir/run.log" 2>&1
 	"$dir/knit" serve "$dir/shop" --listen "127.0.0.1:$port" >"$dir/serve.log" 2>&1 &
 	pid=$!
