@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"time"
 
 	duckdbdrv "github.com/duckdb/duckdb-go/v2"
 
@@ -49,13 +50,7 @@ func rowLoad(ctx context.Context, conn driver.Conn, table string, cols []engine.
 			break
 		}
 		for i, v := range row {
-			vals[i] = v
-			if s, ok := v.(*string); ok { // engine.Engine.Load allows these
-				vals[i] = nil
-				if s != nil {
-					vals[i] = *s
-				}
-			}
+			vals[i] = loadValue(v)
 		}
 		if err := app.AppendRow(vals...); err != nil {
 			app.Close()
@@ -64,4 +59,32 @@ func rowLoad(ctx context.Context, conn driver.Conn, table string, cols []engine.
 		n++
 	}
 	return n, app.Close()
+}
+
+// loadValue reads the pointers engine.Engine.Load allows (*string, *int64,
+// *float64, *time.Time; nil is NULL), which the driver's appender does not.
+func loadValue(v any) driver.Value {
+	switch p := v.(type) {
+	case *string:
+		if p != nil {
+			return *p
+		}
+		return nil
+	case *int64:
+		if p != nil {
+			return *p
+		}
+		return nil
+	case *float64:
+		if p != nil {
+			return *p
+		}
+		return nil
+	case *time.Time:
+		if p != nil {
+			return *p
+		}
+		return nil
+	}
+	return v
 }

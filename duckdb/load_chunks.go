@@ -235,11 +235,19 @@ func (l *chunkLoader) set(i int, v any) error {
 			return nil
 		}
 	case kindBigInt:
+		if p, ok := v.(*int64); ok {
+			setFixed(c, row, p)
+			return nil
+		}
 		if x, ok := toNumber[int64](v); ok {
 			*(*int64)(unsafe.Add(c.data, row*8)) = x
 			return nil
 		}
 	case kindDouble:
+		if p, ok := v.(*float64); ok {
+			setFixed(c, row, p)
+			return nil
+		}
 		if x, ok := toNumber[float64](v); ok {
 			*(*float64)(unsafe.Add(c.data, row*8)) = x
 			return nil
@@ -250,7 +258,10 @@ func (l *chunkLoader) set(i int, v any) error {
 			return nil
 		}
 	case kindTimestamp:
-		if t, ok := v.(time.Time); ok {
+		if t, ok, null := timeOf(v); null {
+			setInvalid(c.mask, row)
+			return nil
+		} else if ok {
 			if y := t.Year(); y < -290307 || y > 294246 {
 				return fmt.Errorf("timestamp year %d outside DuckDB's range", y)
 			}
@@ -258,12 +269,40 @@ func (l *chunkLoader) set(i int, v any) error {
 			return nil
 		}
 	case kindDate:
-		if t, ok := v.(time.Time); ok {
+		if t, ok, null := timeOf(v); null {
+			setInvalid(c.mask, row)
+			return nil
+		} else if ok {
 			*(*int32)(unsafe.Add(c.data, row*4)) = int32(t.Unix() / (24 * 60 * 60)) // as duckdb-go does
 			return nil
 		}
 	}
 	return fmt.Errorf("cannot store a %T in a %s column", v, c.kind)
+}
+
+// setFixed writes *p, NULL for nil, into an 8-byte column: engine.Load
+// takes pointers to numbers and times as it does to strings, which a
+// caller can hand over without an allocation per value.
+func setFixed[T int64 | float64](c *chunkColumn, row int, p *T) {
+	if p == nil {
+		setInvalid(c.mask, row)
+		return
+	}
+	*(*T)(unsafe.Add(c.data, row*8)) = *p
+}
+
+// timeOf reads a time.Time or a *time.Time (null when nil).
+func timeOf(v any) (t time.Time, ok, null bool) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, true, false
+	case *time.Time:
+		if x == nil {
+			return time.Time{}, false, true
+		}
+		return *x, true, false
+	}
+	return time.Time{}, false, false
 }
 
 func (k chunkKind) String() string {

@@ -42,9 +42,10 @@ type Engine interface {
 	// Load appends rows to an existing table in bulk (DuckDB's appender,
 	// PostgreSQL's COPY), never row by row. next is called until it
 	// returns false; each row's values match cols' order. A text value
-	// may be a *string (nil for NULL), read before next is called again:
-	// writers of millions of rows point at strings they hold instead of
-	// boxing a copy of each string header for every row.
+	// may be a *string, a BIGINT an *int64, a DOUBLE a *float64, a DATE or
+	// TIMESTAMP a *time.Time (nil for NULL), read before next is called
+	// again: writers of millions of rows point at values they hold instead
+	// of boxing a copy of each value (an allocation) for every row.
 	Load(ctx context.Context, table string, cols []Column, next func(row []any) (bool, error)) (int64, error)
 	// TableExists reports whether a table exists.
 	TableExists(ctx context.Context, table string) (bool, error)

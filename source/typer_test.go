@@ -136,6 +136,37 @@ func TestTyperConverts(t *testing.T) {
 			t.Errorf("Convert(%q) = %v, want %v", tt.values, out, tt.want)
 		}
 	}
+	// ConvertTo gives the same values as pointers into vals, which stay
+	// valid while later rows fill vals (more than one block of each).
+	var vals Values
+	var kept [][]any
+	for i := range 3 * valuesBlock {
+		tt := tests[i%len(tests)]
+		out := make([]any, len(typedColumns))
+		if err := typer.ConvertTo(&Row{File: "pos.csv", Line: 2, Values: tt.values}, out, &vals); err != nil {
+			t.Fatalf("ConvertTo(%q): %v", tt.values, err)
+		}
+		kept = append(kept, out)
+	}
+	for i, out := range kept {
+		for j, v := range out {
+			switch p := v.(type) {
+			case *string:
+				out[j] = *p
+			case *int64:
+				out[j] = *p
+			case *float64:
+				out[j] = *p
+			case *time.Time:
+				out[j] = *p
+			case string, int64, float64, time.Time:
+				t.Fatalf("ConvertTo boxed a %T by value", v)
+			}
+		}
+		if want := tests[i%len(tests)].want; !reflect.DeepEqual(out, want) {
+			t.Fatalf("row %d: ConvertTo gave %v, want %v", i, out, want)
+		}
+	}
 }
 
 func TestTyperErrorsNameTheColumn(t *testing.T) {
