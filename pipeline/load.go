@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/knit-cdp/knit"
 	"github.com/knit-cdp/knit/config"
@@ -90,6 +91,7 @@ type identType struct {
 type blocklist struct {
 	defaults bool
 	values   map[string]bool
+	longest  int // bytes of the longest of values
 	patterns []*regexp.Regexp
 }
 
@@ -118,6 +120,7 @@ func newBlocklist(g config.Guards) (*blocklist, error) {
 	for _, v := range g.BlockedValues {
 		b.values[strings.ToLower(strings.TrimSpace(v))] = true
 	}
+	b.longest = longestKey(b.values)
 	for _, p := range g.BlockedPatterns {
 		re, err := regexp.Compile(p)
 		if err != nil {
@@ -130,7 +133,7 @@ func newBlocklist(g config.Guards) (*blocklist, error) {
 
 // blocked reports whether a raw or standardised value is junk.
 func (b *blocklist) blocked(raw, std string) bool {
-	if b.values[strings.ToLower(strings.TrimSpace(raw))] || b.values[std] {
+	if lowerIn(b.values, b.longest, strings.TrimSpace(raw)) || b.values[std] {
 		return true
 	}
 	if b.defaults && (oneRepeatedDigit(std) || placeholderEmail(std)) {
@@ -340,6 +343,7 @@ type rowParser struct {
 func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) error {
 	s := p.s
 	var slab []any
+	var vals source.Values // the typed values the raw rows point at
 	var fileName string
 	var file any
 	var idents []parsedIdent
@@ -372,7 +376,7 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) 
 		}
 		raw := slab[:n:n]
 		typed := raw[2:]
-		if err := p.typer.Convert(row, typed); err != nil {
+		if err := p.typer.ConvertTo(row, typed, &vals); err != nil {
 			if errors.As(err, &rowErr) {
 				p.r.reject(s, rowErr)
 				continue
@@ -389,7 +393,7 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) 
 		if row.File != fileName || file == nil {
 			fileName, file = row.File, row.File // boxed once per file, not per row
 		}
-		raw[0], raw[1] = file, row.Line
+		raw[0], raw[1] = file, vals.Int(row.Line)
 		if err := bulk.add(raw); err != nil {
 			return err
 		}
@@ -398,10 +402,16 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) 
 		if len(idents) < len(p.identCols) {
 			idents = make([]parsedIdent, parsedBatch*len(p.identCols))
 		}
-		pr := parsedRow{file: row.File, line: row.Line, pk: pk, idents: idents[:len(p.identCols):len(p.identCols)]}
+		// The row is filled where it lies in the batch: a parsedRow is a
+		// dozen words, copied once more by an append.
+		batch = batch[:len(batch)+1]
+		pr := &batch[len(batch)-1]
+		pr.file, pr.line, pr.pk, pr.idents = row.File, row.Line, pk, idents[:len(p.identCols):len(p.identCols)]
 		idents = idents[len(p.identCols):]
 		if p.tsCol >= 0 {
-			pr.ts, _ = typed[p.tsCol].(time.Time)
+			if ts, ok := typed[p.tsCol].(*time.Time); ok {
+				pr.ts = *ts
+			}
 		}
 		for i, c := range p.identCols {
 			// An event source repeats a visitor's values row after row:
@@ -426,7 +436,6 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) 
 			}
 			pr.content = strings.Join(row.Values, "\x1f")
 		}
-		batch = append(batch, pr)
 		if len(batch) == parsedBatch {
 			out(batch)
 			batch = make([]parsedRow, 0, parsedBatch)
@@ -458,10 +467,41 @@ var nullTokens = map[string]bool{
 	"null": true, "nil": true, "none": true, "undefined": true, "n/a": true, "na": true, "#n/a": true, "nan": true,
 }
 
+// lowerIn reports whether strings.ToLower(s) is a key of m, whose keys are
+// at most longest bytes long. An ASCII s keeps its length when lowered, so
+// a longer one is not looked up: lowering allocates for every mixed-case
+// value (most e-mail addresses), and every identifier of every row comes
+// here twice.
+func lowerIn(m map[string]bool, longest int, s string) bool {
+	if len(s) > longest && isASCII(s) {
+		return false
+	}
+	return m[strings.ToLower(s)]
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+var nullTokensLongest = longestKey(nullTokens)
+
+func longestKey(m map[string]bool) int {
+	n := 0
+	for k := range m {
+		n = max(n, len(k))
+	}
+	return n
+}
+
 // isNullLike reports empty values, null tokens and values made only of
 // punctuation ("--", "-", "?").
 func isNullLike(raw string) bool {
-	if raw == "" || nullTokens[strings.ToLower(raw)] {
+	if raw == "" || lowerIn(nullTokens, nullTokensLongest, raw) {
 		return true
 	}
 	for _, c := range raw {
