@@ -88,14 +88,20 @@ func (rc *recorder) forget(off int64) {
 	rc.base = off
 }
 
+// bytes returns the bytes between two stream offsets (nil if they are not
+// kept).
+func (rc *recorder) bytes(from, to int64) []byte {
+	lo, hi := int(from-rc.base), int(to-rc.base)
+	if lo < 0 || hi > len(rc.buf) || lo > hi {
+		return nil
+	}
+	return rc.buf[lo:hi]
+}
+
 // text returns the bytes between two stream offsets without the final line
 // break.
 func (rc *recorder) text(from, to int64) string {
-	lo, hi := int(from-rc.base), int(to-rc.base)
-	if lo < 0 || hi > len(rc.buf) || lo > hi {
-		return ""
-	}
-	b := rc.buf[lo:hi]
+	b := rc.bytes(from, to)
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
 	}
@@ -235,11 +241,17 @@ func (f *csvFile) read(row *Row) error {
 			Reason: fmt.Sprintf("expected %d fields as in the header, found %d (a value holding the delimiter must be quoted)", len(f.header), len(record)),
 			Raw:    f.rec.text(start, f.cr.InputOffset())}
 	}
-	for i, v := range record {
-		if !utf8.ValidString(v) {
-			return &RowError{File: f.name, Line: row.Line, Column: f.header[i],
-				Reason: fmt.Sprintf("value %q is not valid UTF-8; convert the file to UTF-8 (for example iconv -f latin1 -t utf-8)", v),
-				Raw:    f.rec.text(start, f.cr.InputOffset())}
+	// The record's values are its bytes as read less quotes, delimiters and
+	// line ends (and leading spaces), all whole characters: when the bytes
+	// are valid UTF-8 so is every value, checked in one call instead of one
+	// per value. Otherwise each value is checked, to name the column.
+	if raw := f.rec.bytes(start, f.cr.InputOffset()); raw == nil || !utf8.Valid(raw) {
+		for i, v := range record {
+			if !utf8.ValidString(v) {
+				return &RowError{File: f.name, Line: row.Line, Column: f.header[i],
+					Reason: fmt.Sprintf("value %q is not valid UTF-8; convert the file to UTF-8 (for example iconv -f latin1 -t utf-8)", v),
+					Raw:    f.rec.text(start, f.cr.InputOffset())}
+			}
 		}
 	}
 	if f.identity {
