@@ -4,7 +4,9 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestHistogramFromMetrics(t *testing.T) {
@@ -46,5 +48,36 @@ func TestRunDelay(t *testing.T) {
 	after, _ := readRunDelay(os.Getpid())
 	if after.cpu <= before.cpu || after.threads < 1 || x == 0 {
 		t.Errorf("CPU time did not grow: before %+v, after %+v", before, after)
+	}
+}
+
+// openLoop calls f once per interval at its scheduled time even when every
+// earlier call is still busy (open loop: no coordinated omission), and its
+// WaitGroup ends when the last call has returned.
+func TestOpenLoopDoesNotWaitForBusyCalls(t *testing.T) {
+	var mu sync.Mutex
+	var scheds []time.Time
+	var late time.Duration
+	busy := func(sched time.Time) {
+		mu.Lock()
+		scheds = append(scheds, sched)
+		late = max(late, time.Since(sched))
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond) // longer than 30 intervals
+	}
+	start := time.Now().Add(10 * time.Millisecond)
+	openLoop(1000, start, start.Add(100*time.Millisecond), busy).Wait()
+	if len(scheds) != 100 {
+		t.Fatalf("%d calls, want 100", len(scheds))
+	}
+	slices.SortFunc(scheds, func(a, b time.Time) int { return a.Compare(b) })
+	for i, s := range scheds {
+		if want := start.Add(time.Duration(i) * time.Millisecond); !s.Equal(want) {
+			t.Fatalf("call %d scheduled at %v, want %v", i, s.Sub(start), want.Sub(start))
+		}
+	}
+	// Calls that waited for a busy one would start up to 30 ms late.
+	if late > 20*time.Millisecond {
+		t.Errorf("a call started %v after its scheduled time", late)
 	}
 }
