@@ -19,9 +19,10 @@ import (
 // A worker holds one of the Go scheduler's Ps while it runs, also while
 // the kernel keeps it off the core; knit serve therefore adds one P per
 // worker (cmd/knit, serveIngestThreads), so lookups always find a P.
-// Measured on 2 cores: the lookup p99 under 10,000 events/s of ingestion
-// fell by about a third; without the extra P it rose (docs/BENCHMARKS.md,
-// issue 5).
+// Measured on 2 cores with the load generator on the same machine: the
+// server's goroutines waited over 1 ms for a CPU several times less often
+// under 10,000 events/s of ingestion; without the extra Ps the lookup tail
+// grew (docs/BENCHMARKS.md, issue 5).
 //
 // A nil *lowPrio runs every job on the caller's goroutine (ingestion at
 // normal priority: turned off, or no per-thread priority here).

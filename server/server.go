@@ -51,7 +51,8 @@ type Options struct {
 	// IngestThreads, when above zero, is how many OS threads at the lowest
 	// CPU priority (nice 19) parse and stitch collected events, so that
 	// profile lookups run first (lowprio.go; Linux only, see
-	// LowPriorityThreads). 0: the requests' goroutines do it.
+	// LowPriorityThreads). Each holds a P while it runs: the caller adds
+	// as many Ps (knit serve does). 0: the requests' goroutines do it.
 	IngestThreads int
 	// Tables reads table sources for batch runs when the engine does not
 	// (a DuckDB store with sources on PostgreSQL: package postgres).

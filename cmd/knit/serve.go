@@ -178,21 +178,23 @@ func serveGC() {
 
 // serveIngestThreads returns how many low-priority threads parse and
 // stitch collected events (0: the requests' goroutines do, at normal
-// priority), one per two Ps, and gives the Go scheduler one more P for
-// each unless GOMAXPROCS is set: a low-priority thread holds a P while it
-// runs or waits for a core, and lookups must still find one. Without the
-// extra P the lookup tail grew instead of shrinking (docs/BENCHMARKS.md,
-// issue 5).
+// priority). A low-priority thread holds a P while it runs or waits for a
+// core, and lookups must still find one: unless GOMAXPROCS is set, there
+// is one thread per P and GOMAXPROCS doubles, so ingestion may use every
+// core no lookup wants and lookups keep as many Ps as before; with
+// GOMAXPROCS set (left alone), one thread per two Ps. On 2 cores, two
+// threads with 4 Ps gave lower lookup tails than one with 3 and ingested
+// faster; without extra Ps the tail grew (docs/BENCHMARKS.md, issue 5).
 func serveIngestThreads(priority string) int {
 	if priority != "low" || !server.LowPriorityThreads {
 		return 0
 	}
 	procs := runtime.GOMAXPROCS(0)
-	n := max(1, procs/2)
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(procs + n)
+	if os.Getenv("GOMAXPROCS") != "" {
+		return max(1, procs/2)
 	}
-	return n
+	runtime.GOMAXPROCS(2 * procs)
+	return procs
 }
 
 // checkListen refuses a non-loopback address without any key: the server
