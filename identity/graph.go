@@ -9,7 +9,8 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
-	"slices"
+
+	"github.com/knit-cdp/knit/internal/parallel"
 )
 
 // TypeSpec describes an identifier type to the graph.
@@ -192,8 +193,19 @@ type Options struct {
 // depends only on the content of nodes and edges, never on the order they
 // were added: the same inputs in any row order give the same clusters.
 func (g *Graph) Resolve(opt Options) *Result {
-	keys := g.sortedEdges()
-	generic := g.detectGeneric(opt.GenericThreshold)
+	// Generic values and the union-find are found from the edges as
+	// given, on one goroutine, while the others order the edges; nothing
+	// writes g.Edges meanwhile.
+	var (
+		generic []Generic
+		uf      *unionFind
+		keys    []edgeKey
+		hash    []uint64
+	)
+	parallel.Do(func() { keys, hash = g.sortedEdges() }, func() {
+		generic = g.detectGeneric(opt.GenericThreshold)
+		uf = newUnionFind(g, len(g.Nodes))
+	})
 	// isGeneric is a flag per node (a byte each) and genericAt the position
 	// in generic: millions of edges are checked, a few dozen values hit.
 	isGeneric := make([]bool, len(g.Nodes))
@@ -203,7 +215,6 @@ func (g *Graph) Resolve(opt Options) *Result {
 		genericAt[gv.Node] = i
 	}
 
-	uf := newUnionFind(g, len(g.Nodes))
 	for _, pair := range g.never {
 		uf.never[pair[0]] = append(uf.never[pair[0]], pair[1])
 		uf.never[pair[1]] = append(uf.never[pair[1]], pair[0])
@@ -211,18 +222,18 @@ func (g *Graph) Resolve(opt Options) *Result {
 	for rec := range uf.never {
 		uf.neverIn[rec] = []int32{rec}
 	}
-	res := &Result{Decisions: make([]Decision, 0, len(keys)), Generic: generic}
+	res := &Result{Decisions: g.orientedEdges(keys, hash), Generic: generic}
 	rs := refusals{res: res, index: map[string]int32{}, generic: map[int32]int32{}, limit: map[int16]int32{}}
-	prev := -1
-	for _, k := range keys {
-		e := g.Edges[k.edge]
-		if prev >= 0 {
-			if p := g.Edges[prev]; p.A == e.A && p.B == e.B && p.Kind == e.Kind && p.Rule == e.Rule {
+	// The decisions hold the edges in order; repeats are dropped in place.
+	kept := 0
+	for i := range res.Decisions {
+		d := res.Decisions[i]
+		e := d.Edge
+		if kept > 0 {
+			if p := res.Decisions[kept-1].Edge; p.A == e.A && p.B == e.B && p.Kind == e.Kind && p.Rule == e.Rule {
 				continue // the same evidence twice
 			}
 		}
-		prev = int(k.edge)
-		d := Decision{Edge: e}
 		switch {
 		case isGeneric[e.A]:
 			d.reason = rs.generic1(g, generic[genericAt[e.A]])
@@ -234,13 +245,37 @@ func (g *Graph) Resolve(opt Options) *Result {
 			}
 		}
 		d.Accepted = d.reason == 0
-		res.Decisions = append(res.Decisions, d)
+		res.Decisions[kept] = d
+		kept++
 	}
+	res.Decisions = res.Decisions[:kept]
+	// No union runs now: the roots are read without path compression, so
+	// the cores share the nodes without writing.
 	res.Root = make([]int32, len(g.Nodes))
-	for i := range res.Root {
-		res.Root[i] = uf.find(int32(i))
-	}
+	parallel.For(len(res.Root), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			res.Root[i] = uf.root(int32(i))
+		}
+	})
 	return res
+}
+
+// orientedEdges returns the edges in the order of keys as decisions yet to
+// be made, each edge oriented as its key was (the end of smaller content
+// hash first). The edges are read in a random order, one cache miss each:
+// the cores share the misses.
+func (g *Graph) orientedEdges(keys []edgeKey, hash []uint64) []Decision {
+	out := make([]Decision, len(keys))
+	parallel.For(len(keys), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			e := g.Edges[keys[i].edge]
+			if hash[e.A] > hash[e.B] || hash[e.A] == hash[e.B] && e.A > e.B {
+				e.A, e.B = e.B, e.A
+			}
+			out[i].Edge = e
+		}
+	})
+	return out
 }
 
 // refusals gives each refusal its text's number in Result.reasons, making
@@ -296,34 +331,40 @@ type edgeKey struct {
 }
 
 // sortedEdges returns the edges' keys in the order clustering applies
-// them, each edge oriented in place. Nodes are ordered by a hash of their
-// content (FNV-1a, stable across processes and machines) rather than by
-// sorting millions of strings; keys are packed into integers so the sort
-// compares three words per step, and reads the edges themselves only on a
-// tie. Repeats of one piece of evidence end up next to each other: Resolve
-// skips them.
-func (g *Graph) sortedEdges() []edgeKey {
+// them, and the nodes' content hashes. Nodes are ordered by a hash of
+// their content (FNV-1a, stable across processes and machines) rather than
+// by sorting millions of strings; keys are packed into integers so the
+// sort compares three words per step, and reads the edges themselves only
+// on a tie. Repeats of one piece of evidence end up next to each other,
+// ordered by index (they are equal in everything else): Resolve skips
+// them. Hashing, packing and sorting are split across the cores; the
+// order is a strict total one, so it never depends on how.
+func (g *Graph) sortedEdges() ([]edgeKey, []uint64) {
 	hash := make([]uint64, len(g.Nodes))
-	for n, node := range g.Nodes {
-		hash[n] = contentHash(node)
-	}
+	parallel.For(len(g.Nodes), func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			hash[n] = contentHash(g.Nodes[n])
+		}
+	})
 	keys := make([]edgeKey, len(g.Edges))
-	for i, e := range g.Edges {
-		a, b := e.A, e.B
-		if hash[a] > hash[b] || hash[a] == hash[b] && a > b {
-			a, b = b, a
+	parallel.For(len(g.Edges), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			e := g.Edges[i]
+			ha, hb := min(hash[e.A], hash[e.B]), max(hash[e.A], hash[e.B])
+			prio := uint64(g.edgePriority(e)) & 0xffffff
+			keys[i] = edgeKey{
+				class: uint64(e.Kind)<<56 | uint64(uint32(e.Group))<<24 | prio,
+				time:  uint64(e.Time) ^ 1<<63, // order signed times as unsigned
+				ends:  ha>>32<<32 | hb>>32,
+				rule:  e.Rule,
+				edge:  int32(i),
+			}
 		}
-		g.Edges[i].A, g.Edges[i].B = a, b
-		prio := uint64(g.edgePriority(e)) & 0xffffff
-		keys[i] = edgeKey{
-			class: uint64(e.Kind)<<56 | uint64(uint32(e.Group))<<24 | prio,
-			time:  uint64(e.Time) ^ 1<<63, // order signed times as unsigned
-			ends:  hash[a]>>32<<32 | hash[b]>>32,
-			rule:  e.Rule,
-			edge:  int32(i),
-		}
-	}
-	slices.SortFunc(keys, func(x, y edgeKey) int {
+	})
+	// ends compares the two ends' hashes in orientation order: the smaller
+	// first, as orientedEdges puts them.
+	ends := func(e Edge) (uint64, uint64) { return min(hash[e.A], hash[e.B]), max(hash[e.A], hash[e.B]) }
+	parallel.SortFunc(keys, func(x, y edgeKey) int {
 		switch {
 		case x.class != y.class:
 			return cmp.Compare(x.class, y.class)
@@ -332,10 +373,11 @@ func (g *Graph) sortedEdges() []edgeKey {
 		case x.ends != y.ends:
 			return cmp.Compare(x.ends, y.ends)
 		}
-		ex, ey := g.Edges[x.edge], g.Edges[y.edge]
-		return cmp.Or(cmp.Compare(hash[ex.A], hash[ey.A]), cmp.Compare(hash[ex.B], hash[ey.B]), cmp.Compare(x.rule, y.rule))
+		xa, xb := ends(g.Edges[x.edge])
+		ya, yb := ends(g.Edges[y.edge])
+		return cmp.Or(cmp.Compare(xa, ya), cmp.Compare(xb, yb), cmp.Compare(x.rule, y.rule), cmp.Compare(x.edge, y.edge))
 	})
-	return keys
+	return keys, hash
 }
 
 // contentHash is FNV-1a over a node's kind, type and value.

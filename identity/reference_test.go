@@ -2,9 +2,13 @@ package identity
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/knit-cdp/knit/internal/parallel"
 )
 
 // randomGraph builds a graph shaped like a unify run (records with
@@ -221,4 +225,26 @@ func countDistinct(xs []int32) int {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return len(slices.Compact(s))
+}
+
+// Resolve splits hashing, ordering and reading the edges across the
+// cores; its decisions, reasons and roots must equal those of the same
+// work on one goroutine, run after run, with one to four workers.
+func TestResolveParallelEqualsSequential(t *testing.T) {
+	defer func(n int) { parallel.MinItems = n }(parallel.MinItems)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, people := range []int{300, 3000} {
+		g := randomGraph(uint64(i+11), people)
+		parallel.MinItems = math.MaxInt
+		runtime.GOMAXPROCS(1)
+		want := g.Resolve(Options{GenericThreshold: 3})
+		parallel.MinItems = 64
+		for _, procs := range []int{2, 3, 4, 2} {
+			runtime.GOMAXPROCS(procs)
+			got := g.Resolve(Options{GenericThreshold: 3})
+			if !slices.Equal(got.Root, want.Root) || !slices.Equal(got.Decisions, want.Decisions) || !slices.Equal(got.reasons, want.reasons) {
+				t.Fatalf("%d people, %d workers: the parallel result differs from the sequential one", people, procs)
+			}
+		}
+	}
 }

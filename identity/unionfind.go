@@ -122,6 +122,15 @@ func (uf *unionFind) find(x int32) int32 {
 	return x
 }
 
+// root is find without path compression: it writes nothing, so roots
+// can be read on several goroutines once the unions are done.
+func (uf *unionFind) root(x int32) int32 {
+	for uf.parent[x] != x {
+		x = uf.parent[x]
+	}
+	return x
+}
+
 // union joins the clusters of a and b, or, when a guard forbids it,
 // returns why. force skips the limit guard (always-match overrides win
 // over limits) but never a never-match override.
