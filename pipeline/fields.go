@@ -8,6 +8,7 @@ import (
 
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/engine"
+	"github.com/knit-cdp/knit/internal/parallel"
 )
 
 // mergedFields holds, per profile (in customer ID order) and field, the
@@ -29,22 +30,37 @@ func (r *run) mergeFields() {
 	nf := len(r.fields)
 	won := make([]int32, len(r.profiles)*nf)
 	alts := make([]int32, len(won))
+	less := make([]func(a, b *record) int, nf)
 	for f, name := range r.fields {
-		less := r.policyLess(r.proj.Config.Fields[name])
-		for p, prof := range r.profiles {
-			best, n := int32(-1), int32(0)
-			for _, ri := range prof.records {
-				if rec := r.recs[ri]; rec.attrs == nil || rec.attrs[f] == "" {
+		less[f] = r.policyLess(r.proj.Config.Fields[name])
+	}
+	// Profiles are independent and own their slots: they are split across
+	// the cores. Each profile's records are read once for all fields, in
+	// their order (the winner is the same in any order: every policy ends
+	// in the record key).
+	parallel.For(len(r.profiles), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			best, others := won[p*nf:(p+1)*nf], alts[p*nf:(p+1)*nf]
+			for f := range best {
+				best[f], others[f] = -1, -1
+			}
+			for _, ri := range r.profiles[p].records {
+				rec := r.recs[ri]
+				if rec.attrs == nil {
 					continue
 				}
-				n++
-				if best < 0 || less(r.recs[ri], r.recs[best]) < 0 {
-					best = ri
+				for f, v := range rec.attrs[:nf] {
+					if v == "" {
+						continue
+					}
+					others[f]++
+					if best[f] < 0 || less[f](rec, r.recs[best[f]]) < 0 {
+						best[f] = ri
+					}
 				}
 			}
-			won[p*nf+f], alts[p*nf+f] = best, n-1
 		}
-	}
+	})
 	r.merged = mergedFields{won: won, alts: alts, ids: boxIDs(r.profiles)}
 }
 
@@ -52,7 +68,8 @@ func (r *run) mergeFields() {
 // per-customer tables are written in (see recordsByCustomer); the field
 // winners and the boxed IDs are indexed in that order.
 func (r *run) sortProfiles() {
-	slices.SortFunc(r.profiles, func(a, b *profile) int { return strings.Compare(a.id, b.id) })
+	// Customer IDs are unique: the order is strict, the same on any number of cores.
+	parallel.SortFunc(r.profiles, func(a, b *profile) int { return strings.Compare(a.id, b.id) })
 }
 
 // policyLess returns the order that puts a field's winning record first.
