@@ -5,9 +5,11 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/knit-cdp/knit/config"
 	"github.com/knit-cdp/knit/identity"
+	"github.com/knit-cdp/knit/internal/parallel"
 )
 
 // ruleValue returns the standardised value of one condition's field on a
@@ -37,48 +39,130 @@ func (r *run) ruleValue(rec *record, field string) string {
 // matchRule links the records (of the given sources) whose condition
 // values are all present and equal. Exact conditions group records by the
 // joined values; every group is linked as a star from its first record.
+// The records' keys are made, and grouped, across the cores: a group
+// belongs to one worker by a hash of its key, so the groups and their
+// links do not depend on scheduling, and they are linked in a fixed order
+// (worker by worker, groups in record order).
 func (r *run) matchRule(rule *config.Rule, sources map[int]bool, kind identity.Kind, group int32, ruleIdx int32) int {
-	byKey := map[string][]int32{}
-	for i, rec := range r.recs {
-		if sources != nil && !sources[rec.source] {
-			continue
-		}
-		var b strings.Builder
-		ok := true
-		for ci, c := range rule.Conditions {
-			v := r.ruleValue(rec, c.Field)
-			if v == "" {
-				ok = false
-				break
-			}
-			if ci > 0 {
-				b.WriteByte(0x1f)
-			}
-			b.WriteString(v)
-		}
-		if ok {
-			k := b.String()
-			byKey[k] = append(byKey[k], int32(i))
-		}
-	}
+	keys, keyed := r.ruleKeys(rule, sources)
+	shards := make([][]ruleLink, parallel.Workers(keyed))
+	next := make([]int32, len(keys)) // a group's members as a list in record order: the next member, -1 at the end
+	parallel.Each(len(shards), func(s int) {
+		shards[s] = r.groupRuleKeys(keys, next, s, len(shards), keyed/len(shards), kind, group, ruleIdx)
+	})
 	links := 0
-	for k, members := range byKey {
-		if len(members) < 2 {
-			continue
+	for _, shard := range shards {
+		for _, l := range shard {
+			r.g.Link(l.edge)
+			r.ruleEvidence[edgeKey(l.edge.A, l.edge.B, ruleIdx)] = l.text
 		}
-		slices.SortFunc(members, func(a, b int32) int {
-			return cmp.Compare(r.g.Nodes[r.recs[a].node].Value, r.g.Nodes[r.recs[b].node].Value)
-		})
-		hub := r.recs[members[0]].node
-		text := strings.ReplaceAll(k, "\x1f", " + ")
-		for _, m := range members[1:] {
-			other := r.recs[m].node
-			r.g.Link(identity.Edge{A: hub, B: other, Kind: kind, Group: group, Rule: ruleIdx})
-			r.ruleEvidence[edgeKey(hub, other, ruleIdx)] = text
-			links++
-		}
+		links += len(shard)
 	}
 	return links
+}
+
+// ruleLink is a link a rule found, with its evidence text.
+type ruleLink struct {
+	edge identity.Edge
+	text string
+}
+
+// ruleKeys returns each record's key for a rule: its condition values
+// joined by 0x1f, "" when one is missing or the record is of another
+// source; and how many records have a key.
+func (r *run) ruleKeys(rule *config.Rule, sources map[int]bool) ([]string, int) {
+	keys := make([]string, len(r.recs))
+	var keyed atomic.Int64
+	parallel.For(len(r.recs), func(lo, hi int) {
+		var b strings.Builder
+		n := 0
+		defer func() { keyed.Add(int64(n)) }()
+		for i := lo; i < hi; i++ {
+			rec := r.recs[i]
+			if sources != nil && !sources[rec.source] {
+				continue
+			}
+			b.Reset()
+			for ci, c := range rule.Conditions {
+				v := r.ruleValue(rec, c.Field)
+				if v == "" {
+					b.Reset()
+					break
+				}
+				if len(rule.Conditions) == 1 {
+					b.Reset()
+					keys[i] = v // no copy: the value is the key
+					break
+				}
+				if ci > 0 {
+					b.WriteByte(0x1f)
+				}
+				b.WriteString(v)
+			}
+			if b.Len() > 0 {
+				keys[i] = b.String()
+			}
+			if keys[i] != "" {
+				n++
+			}
+		}
+	})
+	return keys, int(keyed.Load())
+}
+
+// groupRuleKeys groups the records whose keys fall to shard s of n (by an
+// FNV-1a hash of the key; about size of them) and returns the links of its
+// groups of two or more, in order of each group's first record. It writes
+// next only at the indexes of its own records.
+func (r *run) groupRuleKeys(keys []string, next []int32, s, n, size int, kind identity.Kind, group, ruleIdx int32) []ruleLink {
+	type members struct{ first, last int32 }
+	groups := make(map[string]int32, size) // key → index in order
+	var order []members                    // groups in order of their first record
+	for i, k := range keys {
+		if k == "" || keyShard(k, n) != s {
+			continue
+		}
+		next[i] = -1
+		if g, ok := groups[k]; ok {
+			next[order[g].last], order[g].last = int32(i), int32(i)
+			continue
+		}
+		groups[k] = int32(len(order))
+		order = append(order, members{int32(i), int32(i)})
+	}
+	var out []ruleLink
+	var group1 []int32
+	for _, g := range order {
+		if g.first == g.last {
+			continue
+		}
+		group1 = group1[:0]
+		for m := g.first; m >= 0; m = next[m] {
+			group1 = append(group1, m)
+		}
+		slices.SortFunc(group1, func(a, b int32) int {
+			return cmp.Compare(r.g.Nodes[r.recs[a].node].Value, r.g.Nodes[r.recs[b].node].Value)
+		})
+		hub := r.recs[group1[0]].node
+		text := strings.ReplaceAll(keys[g.first], "\x1f", " + ")
+		for _, m := range group1[1:] {
+			out = append(out, ruleLink{identity.Edge{A: hub, B: r.recs[m].node, Kind: kind, Group: group, Rule: ruleIdx}, text})
+		}
+	}
+	return out
+}
+
+// keyShard is the shard of n a key falls to: FNV-1a, the same on every run.
+func keyShard(k string, n int) int {
+	if n == 1 {
+		return 0
+	}
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(k); i++ {
+		h ^= uint64(k[i])
+		h *= 1099511628211
+	}
+	return int(h % uint64(n))
 }
 
 func edgeKey(a, b int32, rule int32) [3]int32 {
