@@ -357,13 +357,14 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) 
 		if err == io.EOF {
 			break
 		}
-		var rowErr *source.RowError
-		if errors.As(err, &rowErr) {
-			s.rep.RowsRead++
-			p.r.reject(s, rowErr)
-			continue
-		}
 		if err != nil {
+			// Declared here, not per row: errors.As moves it to the heap.
+			var rowErr *source.RowError
+			if errors.As(err, &rowErr) {
+				s.rep.RowsRead++
+				p.r.reject(s, rowErr)
+				continue
+			}
 			return err
 		}
 		s.rep.RowsRead++
@@ -377,6 +378,7 @@ func (p *rowParser) readRows(rd source.Rows, bulk *bulk, out func([]parsedRow)) 
 		raw := slab[:n:n]
 		typed := raw[2:]
 		if err := p.typer.ConvertTo(row, typed, &vals); err != nil {
+			var rowErr *source.RowError
 			if errors.As(err, &rowErr) {
 				p.r.reject(s, rowErr)
 				continue
