@@ -86,9 +86,20 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 	return rows, nil
 }
 
-// CreateTable creates or replaces a table.
+// CreateTable creates or replaces a table, each column with the
+// compression its hint names (engine.Compression).
 func (d *DB) CreateTable(ctx context.Context, table string, cols []engine.Column) error {
-	return d.Exec(ctx, "CREATE OR REPLACE TABLE "+quote(table)+" ("+engine.ColumnDefs(dialect{}, cols)+")")
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i] = engine.ColumnDefs(dialect{}, cols[i:i+1])
+		switch c.Compression {
+		case engine.Dictionary:
+			defs[i] += " USING COMPRESSION dictionary"
+		case engine.FSST:
+			defs[i] += " USING COMPRESSION fsst"
+		}
+	}
+	return d.Exec(ctx, "CREATE OR REPLACE TABLE "+quote(table)+" ("+strings.Join(defs, ", ")+")")
 }
 
 // Load bulk-loads rows into a table through DuckDB's appender

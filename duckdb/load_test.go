@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -204,4 +205,67 @@ func countRows(t *testing.T, db *DB) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestCreateTableCompression: a column's compression hint is the method
+// DuckDB stores it with, even where it would choose another (distinct
+// keys, which it would store with FSST or uncompressed, in a dictionary;
+// a few repeated names with FSST), and the values read back unchanged.
+func TestCreateTableCompression(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "c.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cols := []engine.Column{
+		{Name: "key", Type: engine.Text, Compression: engine.Dictionary},
+		{Name: "source", Type: engine.Text, Compression: engine.FSST},
+		{Name: "free", Type: engine.Text},
+	}
+	if err := db.CreateTable(ctx, "c", cols); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50_000
+	i := 0
+	if _, err := db.Load(ctx, "c", cols, func(out []any) (bool, error) {
+		if i == n {
+			return false, nil
+		}
+		out[0], out[1], out[2] = fmt.Sprintf("key-%08d-%d", i, i*7919), []string{"loyalty", "ecommerce"}[i%2], fmt.Sprint(i)
+		i++
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(ctx, "CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(ctx, `SELECT column_name, string_agg(DISTINCT compression, ',' ORDER BY compression)
+		FROM pragma_storage_info('c') WHERE segment_type = 'VARCHAR' GROUP BY ALL ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var c, m string
+		if err := rows.Scan(&c, &m); err != nil {
+			t.Fatal(err)
+		}
+		got[c] = m
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got["key"] != "Dictionary" || got["source"] != "FSST" || got["free"] == "" {
+		t.Fatalf("compression by column: %v", got)
+	}
+	var keys, sources int
+	var last string
+	if err := db.SQL().QueryRowContext(ctx, `SELECT count(DISTINCT key), count(DISTINCT source), max(key) FROM c`).Scan(&keys, &sources, &last); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("key-%08d-%d", n-1, (n-1)*7919); keys != n || sources != 2 || last != want {
+		t.Fatalf("read back %d keys, %d sources, last %q (want %d, 2, %q)", keys, sources, last, n, want)
+	}
 }

@@ -27,7 +27,30 @@ const (
 type Column struct {
 	Name string
 	Type Type
+	// Compression is a hint for engines that compress each column as they
+	// write it (DuckDB); others ignore it. The zero value lets the engine
+	// choose.
+	Compression Compression
 }
+
+// Compression names how a text column's values are best stored, where
+// the pipeline knows their shape. Left to choose, DuckDB tries every
+// method on every row group of every column as it writes; naming the
+// method it would pick anyway spares that trial (see docs/BENCHMARKS.md,
+// issue 2) and stores the same values.
+type Compression uint8
+
+const (
+	// AnyCompression lets the engine choose.
+	AnyCompression Compression = iota
+	// Dictionary suits few distinct values, or values repeated in runs
+	// (source names, identifier types, a customer's ID on each of its
+	// rows when the rows are written customer by customer).
+	Dictionary
+	// FSST suits mostly distinct strings (keys, identifier values, a
+	// customer ID once per row group).
+	FSST
+)
 
 // Engine runs SQL and moves bulk data in and out.
 type Engine interface {

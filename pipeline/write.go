@@ -53,11 +53,56 @@ func (r *run) loadTable(ctx context.Context, table string, cols []engine.Column,
 // and reports whether it did.
 func (r *run) loadRows(ctx context.Context, table string, cols []engine.Column, next func(out []any) bool) error {
 	staged := engine.StagedName(table)
+	cols = withCompression(table, cols)
 	if err := r.eng.CreateTable(ctx, staged, cols); err != nil {
 		return err
 	}
 	_, err := r.eng.Load(ctx, staged, cols, func(out []any) (bool, error) { return next(out), nil })
 	return err
+}
+
+// resultCompression names, per result table, the compression of the
+// text columns whose values the run knows the shape of: keys and
+// identifier values are mostly distinct (FSST); names of sources, kinds,
+// types, fields and policies are few (dictionary); a customer ID repeats
+// on consecutive rows where the table is written customer by customer and
+// its rows per customer are many (dictionary) and is distinct otherwise
+// (FSST). These are the methods DuckDB picks for them by itself; naming
+// them spares its trial of every method on every row group, about a fifth
+// of its append work (docs/BENCHMARKS.md, issue 2). Attribute columns hold
+// whatever a project maps and are left to the engine.
+var resultCompression = map[string]map[string]engine.Compression{
+	"records": {
+		"record_key": engine.FSST, "source": engine.Dictionary, "pk": engine.FSST, "kind": engine.Dictionary,
+		"customer_id": engine.Dictionary, "dedupe_group": engine.FSST, "file": engine.Dictionary,
+	},
+	"record_identifiers": {
+		"record_key": engine.FSST, "type": engine.Dictionary, "value": engine.FSST, "raw": engine.FSST,
+		"customer_id": engine.Dictionary,
+	},
+	"identifiers":   {"type": engine.Dictionary, "value": engine.FSST, "customer_id": engine.Dictionary},
+	"field_lineage": {"customer_id": engine.FSST, "field": engine.Dictionary, "record_key": engine.FSST, "policy": engine.Dictionary},
+	"profiles":      {"customer_id": engine.FSST, "anchor_record": engine.FSST, "sources": engine.Dictionary},
+	"links": {
+		"kind": engine.Dictionary, "rule": engine.Dictionary, "a": engine.FSST, "b": engine.FSST, "evidence": engine.FSST,
+		"reason": engine.Dictionary, "customer_a": engine.FSST, "customer_b": engine.FSST,
+	},
+}
+
+// withCompression returns a table's columns with the compression
+// resultCompression names for them.
+func withCompression(table string, cols []engine.Column) []engine.Column {
+	hints := resultCompression[table]
+	if hints == nil {
+		return cols
+	}
+	out := slices.Clone(cols)
+	for i := range out {
+		if m, ok := hints[out[i].Name]; ok && out[i].Type == engine.Text {
+			out[i].Compression = m
+		}
+	}
+	return out
 }
 
 // customerIndex gives the customer of any node for the millions of rows
