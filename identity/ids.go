@@ -6,8 +6,6 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-
-	"github.com/knit-cdp/knit/internal/parallel"
 )
 
 // Namespace is the UUID namespace of knit customer IDs. A new profile's ID
@@ -112,21 +110,11 @@ func AssignIDs(clusters []Cluster, prevRecord map[string]string, registry map[st
 			events = append(events, IDEvent{Event: "merged", From: gone, To: keep})
 		}
 	}
-	// Every new ID's first candidate, a SHA-1 each, is made across the
-	// cores; the checks against IDs already taken stay in cluster order.
-	first := make([]string, len(clusters))
-	parallel.For(len(clusters), func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			if a.IDs[c] == "" {
-				first[c] = anchorID(clusters[c].Records[0])
-			}
-		}
-	})
 	for c, cl := range clusters {
 		if a.IDs[c] != "" {
 			continue
 		}
-		id := newID(cl.Records[0], first[c], reg, used)
+		id := newID(cl.Records[0], reg, used)
 		a.IDs[c] = id
 		used[id] = true
 		reg[id] = IDInfo{Created: run, Anchor: cl.Records[0], Status: "active", Changed: run}
@@ -185,13 +173,8 @@ func ownerOf(p string, claim map[int]int, anchor string, clusters []Cluster) int
 	return best
 }
 
-// anchorID is the customer ID a new profile anchored at a record is
-// given unless that ID is taken.
-func anchorID(anchor string) string { return uuid.NewSHA1(Namespace, []byte(anchor)).String() }
-
-// newID is the ID for a new profile: id, the anchor's own (anchorID), or,
-// when that is taken, the first free one of the anchor's numbered variants.
-func newID(anchor, id string, reg map[string]IDInfo, used map[string]bool) string {
+func newID(anchor string, reg map[string]IDInfo, used map[string]bool) string {
+	id := uuid.NewSHA1(Namespace, []byte(anchor)).String()
 	for n := 1; used[id] || reg[id].Anchor != "" && reg[id].Anchor != anchor || reg[id].Status == "merged"; n++ {
 		id = uuid.NewSHA1(Namespace, []byte(fmt.Sprintf("%s#%d", anchor, n))).String()
 	}

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/knit-cdp/knit/identity"
-	"github.com/knit-cdp/knit/internal/parallel"
 )
 
 // profile is a cluster that became a customer profile.
@@ -32,26 +31,16 @@ func (r *run) assignIDs(ctx context.Context) error {
 			knownRoot[r.res.Root[n]] = true
 		}
 	}
-	// Each cluster is ordered and judged on its own, across the cores;
-	// the profiles are then taken in cluster order.
-	makes := make([]bool, len(clusters))
-	parallel.For(len(clusters), func(lo, hi int) {
-		for c, p := range clusters[lo:hi] {
-			slices.SortFunc(p.records, less)
-			if makes[lo+c] = r.makesProfile(p); makes[lo+c] {
-				p.known = knownRoot[p.root] || r.isKnown(p)
-			}
-		}
-	})
-	for c, p := range clusters {
-		if !makes[c] {
+	for _, p := range clusters {
+		slices.SortFunc(p.records, less)
+		if !r.makesProfile(p) {
 			r.rep.RecordsWithoutProfile += int64(len(p.records))
 			continue
 		}
+		p.known = knownRoot[p.root] || r.isKnown(p)
 		r.profiles = append(r.profiles, p)
 	}
-	// No two profiles share a first record: the order is strict.
-	parallel.SortFunc(r.profiles, func(a, b *profile) int { return less(a.records[0], b.records[0]) })
+	slices.SortFunc(r.profiles, func(a, b *profile) int { return less(a.records[0], b.records[0]) })
 
 	prevRecord, registry, err := r.previousIDs(ctx)
 	if err != nil {
