@@ -208,11 +208,14 @@ func (r *run) write(ctx context.Context) error {
 	for i, t := range r.types {
 		typeNames[i] = t.name
 	}
-	// The tables are independent: two are appended at a time, one per
-	// core, the largest (records, record_identifiers) first so that the
-	// small ones fill in at the end.
+	// The tables are independent: three are appended at a time on two
+	// cores, the largest (records, record_identifiers) first so that the
+	// small ones fill in at the end. With two at a time a core idled
+	// whenever one of them waited (its row groups' flush, the collector);
+	// a third took 0.9-4.4 s off the stage in two A/B pairs for about
+	// 0.1 GiB more peak memory (docs/BENCHMARKS.md, issue 2).
 	var g errgroup.Group
-	g.SetLimit(2)
+	g.SetLimit(3)
 	order := r.recordsByCustomer()
 	g.Go(func() error {
 		return r.loadTable(ctx, "records", recCols, len(order), func(i int, out []any) {
