@@ -148,8 +148,8 @@ func (r *run) writeLineage(ctx context.Context) error {
 	}
 	ids := r.merged.ids
 	return r.loadTable(ctx, "field_lineage", []engine.Column{
-		{Name: "customer_id", Type: engine.Text}, {Name: "field", Type: engine.Text}, {Name: "value", Type: engine.Text},
-		{Name: "record_key", Type: engine.Text}, {Name: "policy", Type: engine.Text}, {Name: "alternatives", Type: engine.BigInt},
+		{Name: "customer_id", Type: engine.Text, Compression: engine.FSST}, {Name: "field", Type: engine.Text, Compression: engine.Dictionary}, {Name: "value", Type: engine.Text},
+		{Name: "record_key", Type: engine.Text, Compression: engine.FSST}, {Name: "policy", Type: engine.Text, Compression: engine.Dictionary}, {Name: "alternatives", Type: engine.BigInt},
 	}, len(rows), func(i int, out []any) {
 		x := rows[i]
 		k := int(x.p)*nf + int(x.f)
@@ -165,8 +165,8 @@ func (r *run) writeLineage(ctx context.Context) error {
 func (r *run) writeProfiles(ctx context.Context) error {
 	won := r.merged.won
 	cols := []engine.Column{
-		{Name: "customer_id", Type: engine.Text}, {Name: "known", Type: engine.Bool}, {Name: "anchor_record", Type: engine.Text},
-		{Name: "record_count", Type: engine.BigInt}, {Name: "sources", Type: engine.Text},
+		{Name: "customer_id", Type: engine.Text, Compression: engine.FSST}, {Name: "known", Type: engine.Bool}, {Name: "anchor_record", Type: engine.Text, Compression: engine.FSST},
+		{Name: "record_count", Type: engine.BigInt}, {Name: "sources", Type: engine.Text, Compression: engine.Dictionary},
 		{Name: "first_seen", Type: engine.Timestamp}, {Name: "last_seen", Type: engine.Timestamp}, {Name: "created_run", Type: engine.BigInt},
 	}
 	base := len(cols)

@@ -53,56 +53,11 @@ func (r *run) loadTable(ctx context.Context, table string, cols []engine.Column,
 // and reports whether it did.
 func (r *run) loadRows(ctx context.Context, table string, cols []engine.Column, next func(out []any) bool) error {
 	staged := engine.StagedName(table)
-	cols = withCompression(table, cols)
 	if err := r.eng.CreateTable(ctx, staged, cols); err != nil {
 		return err
 	}
 	_, err := r.eng.Load(ctx, staged, cols, func(out []any) (bool, error) { return next(out), nil })
 	return err
-}
-
-// resultCompression names, per result table, the compression of the
-// text columns whose values the run knows the shape of: keys and
-// identifier values are mostly distinct (FSST); names of sources, kinds,
-// types, fields and policies are few (dictionary); a customer ID repeats
-// on consecutive rows where the table is written customer by customer and
-// its rows per customer are many (dictionary) and is distinct otherwise
-// (FSST). These are the methods DuckDB picks for them by itself; naming
-// them spares its trial of every method on every row group, about a fifth
-// of its append work (docs/BENCHMARKS.md, issue 2). Attribute columns hold
-// whatever a project maps and are left to the engine.
-var resultCompression = map[string]map[string]engine.Compression{
-	"records": {
-		"record_key": engine.FSST, "source": engine.Dictionary, "pk": engine.FSST, "kind": engine.Dictionary,
-		"customer_id": engine.Dictionary, "dedupe_group": engine.FSST, "file": engine.Dictionary,
-	},
-	"record_identifiers": {
-		"record_key": engine.FSST, "type": engine.Dictionary, "value": engine.FSST, "raw": engine.FSST,
-		"customer_id": engine.Dictionary,
-	},
-	"identifiers":   {"type": engine.Dictionary, "value": engine.FSST, "customer_id": engine.Dictionary},
-	"field_lineage": {"customer_id": engine.FSST, "field": engine.Dictionary, "record_key": engine.FSST, "policy": engine.Dictionary},
-	"profiles":      {"customer_id": engine.FSST, "anchor_record": engine.FSST, "sources": engine.Dictionary},
-	"links": {
-		"kind": engine.Dictionary, "rule": engine.Dictionary, "a": engine.FSST, "b": engine.FSST, "evidence": engine.FSST,
-		"reason": engine.Dictionary, "customer_a": engine.FSST, "customer_b": engine.FSST,
-	},
-}
-
-// withCompression returns a table's columns with the compression
-// resultCompression names for them.
-func withCompression(table string, cols []engine.Column) []engine.Column {
-	hints := resultCompression[table]
-	if hints == nil {
-		return cols
-	}
-	out := slices.Clone(cols)
-	for i := range out {
-		if m, ok := hints[out[i].Name]; ok && out[i].Type == engine.Text {
-			out[i].Compression = m
-		}
-	}
-	return out
 }
 
 // customerIndex gives the customer of any node for the millions of rows
@@ -187,13 +142,23 @@ func (r *run) write(ctx context.Context) error {
 		anchor[p.records[0]] = true
 	}
 
+	// The write stage's text columns name their compression (engine.Column's
+	// Compression) where the run knows the values' shape: keys and identifier
+	// values are mostly distinct (FSST); names of sources, kinds, types,
+	// fields and policies are few (dictionary); a customer ID repeats on
+	// consecutive rows where a table is written customer by customer with
+	// many rows each (dictionary) and is distinct otherwise (FSST). These are
+	// the methods DuckDB picks for them by itself; naming them spares its
+	// trial of every method on every row group, about a fifth of its append
+	// work (docs/BENCHMARKS.md, issue 2). Attribute columns hold whatever a
+	// project maps and are left to the engine.
 	recCols := []engine.Column{
-		{Name: "record_key", Type: engine.Text}, {Name: "source", Type: engine.Text}, {Name: "pk", Type: engine.Text},
-		{Name: "kind", Type: engine.Text}, {Name: "customer_id", Type: engine.Text}, {Name: "source_rank", Type: engine.BigInt},
-		{Name: "is_anchor", Type: engine.Bool}, {Name: "dedupe_winner", Type: engine.Bool}, {Name: "dedupe_group", Type: engine.Text},
+		{Name: "record_key", Type: engine.Text, Compression: engine.FSST}, {Name: "source", Type: engine.Text, Compression: engine.Dictionary}, {Name: "pk", Type: engine.Text, Compression: engine.FSST},
+		{Name: "kind", Type: engine.Text, Compression: engine.Dictionary}, {Name: "customer_id", Type: engine.Text, Compression: engine.Dictionary}, {Name: "source_rank", Type: engine.BigInt},
+		{Name: "is_anchor", Type: engine.Bool}, {Name: "dedupe_winner", Type: engine.Bool}, {Name: "dedupe_group", Type: engine.Text, Compression: engine.FSST},
 		{Name: "updated_at", Type: engine.Timestamp}, {Name: "first_seen", Type: engine.Timestamp},
 		{Name: "row_count", Type: engine.BigInt}, {Name: "filled", Type: engine.BigInt},
-		{Name: "file", Type: engine.Text}, {Name: "line", Type: engine.BigInt},
+		{Name: "file", Type: engine.Text, Compression: engine.Dictionary}, {Name: "line", Type: engine.BigInt},
 	}
 	base := len(recCols)
 	for _, f := range r.fields {
@@ -252,9 +217,9 @@ func (r *run) write(ctx context.Context) error {
 		rec, next := 0, 0 // the record (in order) and its identifier to write next
 		var key, customer any
 		return r.loadRows(ctx, "record_identifiers", []engine.Column{
-			{Name: "record_key", Type: engine.Text}, {Name: "type", Type: engine.Text},
-			{Name: "value", Type: engine.Text}, {Name: "raw", Type: engine.Text}, {Name: "linked", Type: engine.Bool},
-			{Name: "customer_id", Type: engine.Text},
+			{Name: "record_key", Type: engine.Text, Compression: engine.FSST}, {Name: "type", Type: engine.Text, Compression: engine.Dictionary},
+			{Name: "value", Type: engine.Text, Compression: engine.FSST}, {Name: "raw", Type: engine.Text, Compression: engine.FSST}, {Name: "linked", Type: engine.Bool},
+			{Name: "customer_id", Type: engine.Text, Compression: engine.Dictionary},
 		}, func(out []any) bool {
 			for rec < len(order) && next == len(r.recs[order[rec]].idents) {
 				rec, next = rec+1, 0
@@ -329,7 +294,7 @@ func (r *run) writeIdentifiers(ctx context.Context, cust *customerIndex, typeNam
 		}
 	}
 	return r.loadTable(ctx, "identifiers", []engine.Column{
-		{Name: "type", Type: engine.Text}, {Name: "value", Type: engine.Text}, {Name: "customer_id", Type: engine.Text},
+		{Name: "type", Type: engine.Text, Compression: engine.Dictionary}, {Name: "value", Type: engine.Text, Compression: engine.FSST}, {Name: "customer_id", Type: engine.Text, Compression: engine.Dictionary},
 	}, len(ids), func(i int, out []any) {
 		n := ids[i]
 		out[0], out[1], out[2] = typeNames[nodes[n].Type], &nodes[n].Value, cust.of(n)
@@ -349,9 +314,9 @@ func (r *run) writeLinks(ctx context.Context, customerOf func(int32) any) error 
 		ds = append(ds, d)
 	}
 	cols := []engine.Column{
-		{Name: "kind", Type: engine.Text}, {Name: "rule", Type: engine.Text}, {Name: "a", Type: engine.Text}, {Name: "b", Type: engine.Text},
-		{Name: "evidence", Type: engine.Text}, {Name: "occurrences", Type: engine.BigInt}, {Name: "accepted", Type: engine.Bool},
-		{Name: "reason", Type: engine.Text}, {Name: "customer_a", Type: engine.Text}, {Name: "customer_b", Type: engine.Text},
+		{Name: "kind", Type: engine.Text, Compression: engine.Dictionary}, {Name: "rule", Type: engine.Text, Compression: engine.Dictionary}, {Name: "a", Type: engine.Text, Compression: engine.FSST}, {Name: "b", Type: engine.Text, Compression: engine.FSST},
+		{Name: "evidence", Type: engine.Text, Compression: engine.FSST}, {Name: "occurrences", Type: engine.BigInt}, {Name: "accepted", Type: engine.Bool},
+		{Name: "reason", Type: engine.Text, Compression: engine.Dictionary}, {Name: "customer_a", Type: engine.Text, Compression: engine.FSST}, {Name: "customer_b", Type: engine.Text, Compression: engine.FSST},
 		{Name: "score", Type: engine.Double}, {Name: "detail", Type: engine.Text},
 	}
 	agg := make([]blockedKey, 0, len(r.blockedEvents))
