@@ -32,23 +32,20 @@ func (p *project) tableContents() map[string][]string {
 		names = append(names, n)
 	}
 	rows.Close()
+	// DuckDB renders a whole row as text (the table's alias is the row as
+	// a struct), so rows of any columns compare as strings.
 	out := map[string][]string{}
 	for _, name := range names {
-		rows, err := db.Query(fmt.Sprintf(`SELECT * FROM %q ORDER BY ALL`, name))
+		rows, err := db.Query(fmt.Sprintf(`SELECT CAST(t AS VARCHAR) AS row FROM %q t ORDER BY row`, name))
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
+			var row string
+			if err := rows.Scan(&row); err != nil {
 				p.t.Fatal(err)
 			}
-			out[name] = append(out[name], fmt.Sprint(vals...))
+			out[name] = append(out[name], row)
 		}
 		if err := rows.Err(); err != nil {
 			p.t.Fatal(err)
