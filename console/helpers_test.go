@@ -4,9 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -43,8 +43,29 @@ type fixture struct {
 	dir  string
 	srv  *server.Server
 	con  *Console
-	http *httptest.Server
+	http *front
 }
+
+// front is the server's production HTTP front (server.NewHTTP) on a
+// loopback port, as knit serve runs it.
+type front struct {
+	URL string
+	h   *server.HTTP
+}
+
+func startFront(t *testing.T, srv *server.Server) *front {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.NewHTTP()
+	go h.Serve(ln)
+	return &front{URL: "http://" + ln.Addr().String(), h: h}
+}
+
+// Close stops the front after the requests in flight.
+func (f *front) Close() { f.h.Shutdown(context.Background()) }
 
 // copyCoffee copies examples/coffee and changes it so the console has
 // every kind of profile to show: Unknown1 signs in as Jane (loyalty 707)
@@ -108,7 +129,7 @@ func startFixture(t *testing.T, run bool, prepare ...func(dir string)) *fixture 
 		t.Fatal(err)
 	}
 	con.Mount(srv.Mux())
-	f := &fixture{t: t, dir: dir, srv: srv, con: con, http: httptest.NewServer(srv.Handler())}
+	f := &fixture{t: t, dir: dir, srv: srv, con: con, http: startFront(t, srv)}
 	t.Cleanup(func() {
 		f.http.Close()
 		// A run started by a test finishes before the engine closes.

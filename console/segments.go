@@ -124,6 +124,7 @@ func (c *Console) segmentCSV(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+safeFileName(s.Name)+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	cw := csv.NewWriter(w)
+	rc := http.NewResponseController(w)
 	if err := cw.Write([]string{"customer_id", "known", "entered_run", "entered_at"}); err != nil {
 		return err
 	}
@@ -138,6 +139,9 @@ func (c *Console) segmentCSV(w http.ResponseWriter, r *http.Request) error {
 		}
 		if n++; n%csvFlushRows == 0 {
 			cw.Flush()
+			// Out to the client, not only into the response's buffer:
+			// knit serve's front holds an unflushed answer whole.
+			rc.Flush()
 		}
 		return cw.Error()
 	})

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -244,7 +243,7 @@ func TestHashedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	ts := &testServer{t: t, dir: dir, srv: srv, http: httptest.NewServer(srv.Handler())}
+	ts := &testServer{t: t, dir: dir, srv: srv, http: startFront(t, srv)}
 	defer ts.http.Close()
 	body := `{"anonymousId":"h1","name":"Home"}`
 	if code, out := ts.do("POST", "/v1/page", "basic:hashed-write-key", body); code != 200 {

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,8 +32,29 @@ type testServer struct {
 	t    testing.TB
 	dir  string
 	srv  *Server
-	http *httptest.Server
+	http *front
 }
+
+// front is a Server's production HTTP front (NewHTTP) on a loopback port:
+// the tests send real requests through what knit serve runs.
+type front struct {
+	URL string
+	h   *HTTP
+}
+
+func startFront(t testing.TB, srv *Server) *front {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.NewHTTP()
+	go h.Serve(ln)
+	return &front{URL: "http://" + ln.Addr().String(), h: h}
+}
+
+// Close stops the front after the requests in flight.
+func (f *front) Close() { f.h.Shutdown(context.Background()) }
 
 func copyShop(t testing.TB) string {
 	t.Helper()
@@ -75,7 +97,7 @@ func startServer(t testing.TB, dir string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, dir: dir, srv: srv, http: httptest.NewServer(srv.Handler())}
+	ts := &testServer{t: t, dir: dir, srv: srv, http: startFront(t, srv)}
 	t.Cleanup(func() {
 		ts.http.Close()
 		srv.Close()
@@ -84,17 +106,35 @@ func startServer(t testing.TB, dir string) *testServer {
 	return ts
 }
 
-// do sends a request with a credential: "basic:KEY" or "bearer:TOKEN".
+// do sends a request with a credential: "basic:KEY" or "bearer:TOKEN";
+// it returns the status and the JSON answer.
 func (ts *testServer) do(method, path, cred, body string, header ...string) (int, map[string]any) {
 	ts.t.Helper()
-	req, _ := http.NewRequest(method, ts.http.URL+path, strings.NewReader(body))
 	if kind, secret, ok := strings.Cut(cred, ":"); ok {
+		auth := "Bearer " + secret
 		if kind == "basic" {
-			req.SetBasicAuth(secret, "")
-		} else {
-			req.Header.Set("Authorization", "Bearer "+secret)
+			auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(secret+":"))
 		}
+		header = append([]string{"Authorization", auth}, header...)
 	}
+	a := ts.request(method, path, body, header...)
+	var out map[string]any
+	json.Unmarshal(a.body, &out)
+	return a.status, out
+}
+
+// answer is one HTTP answer, compared whole.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// request sends a request through the front with header fields (name,
+// value, ...).
+func (ts *testServer) request(method, path, body string, header ...string) answer {
+	ts.t.Helper()
+	req, _ := http.NewRequest(method, ts.http.URL+path, strings.NewReader(body))
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -104,9 +144,7 @@ func (ts *testServer) do(method, path, cred, body string, header ...string) (int
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	json.Unmarshal(data, &out)
-	return resp.StatusCode, out
+	return answer{resp.StatusCode, resp.Header, data}
 }
 
 func (ts *testServer) send(path, body string) {

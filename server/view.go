@@ -211,32 +211,38 @@ func timeEq(a, b *time.Time) bool {
 // fastProfile answers a lookup from the published index; ok is false when
 // the index cannot, and the caller takes the locked path.
 func (s *Server) fastProfile(w http.ResponseWriter, key string) (ok bool, err error) {
-	st := s.cur.Load()
-	if st == nil || st.pub == nil {
-		return false, nil
-	}
-	ref, via, byID := st.findRef(key)
-	if ref == nil {
-		return false, nil
-	}
-	v := ref.c.Load().v.Load()
-	if v == nil {
-		return false, nil
-	}
-	prev := ""
-	if byID != "" && byID != v.st.id {
-		prev = byID
-	}
 	bp := renderPool.Get().(*[]byte)
-	b, ok := v.render((*bp)[:0], via, prev)
+	defer renderPool.Put(bp)
+	b, ok := s.publishedProfile((*bp)[:0], key)
+	*bp = b
 	if ok {
 		w.Header()["Content-Type"] = jsonContentType
 		w.WriteHeader(http.StatusOK)
 		_, err = w.Write(b)
 	}
-	*bp = b
-	renderPool.Put(bp)
 	return ok, err
+}
+
+// publishedProfile appends a lookup's answer, rendered from the published
+// index, to b; ok is false when the index cannot answer.
+func (s *Server) publishedProfile(b []byte, key string) (_ []byte, ok bool) {
+	st := s.cur.Load()
+	if st == nil || st.pub == nil {
+		return b, false
+	}
+	ref, via, byID := st.findRef(key)
+	if ref == nil {
+		return b, false
+	}
+	v := ref.c.Load().v.Load()
+	if v == nil {
+		return b, false
+	}
+	prev := ""
+	if byID != "" && byID != v.st.id {
+		prev = byID
+	}
+	return v.render(b, via, prev)
 }
 
 // jsonContentType is shared by every answer: net/http only reads it.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -134,7 +133,7 @@ func runServe(ctx context.Context, dir, listen string, verbose bool) error {
 		defer os.Remove(lockPath)
 	}
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	hs := srv.NewHTTP()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	if every := sc.ScheduleInterval(); every > 0 {
