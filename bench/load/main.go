@@ -232,6 +232,7 @@ func mixed() {
 	var before string
 	var goBefore *rtmetrics.Float64Histogram
 	var runBefore, runBeforeServer runDelay
+	var steal *stealSampler
 	var got sync.WaitGroup
 	got.Add(1)
 	go func() {
@@ -241,6 +242,7 @@ func mixed() {
 		goBefore = goSched()
 		runBefore, _ = readRunDelay(os.Getpid())
 		runBeforeServer, _ = readRunDelay(*serverPID)
+		steal = startStealSampler()
 	}()
 	var acked atomic.Int64
 	ing := openLoop(*ingestRate / *batchSize, start, end, func(sched time.Time) {
@@ -299,6 +301,7 @@ func mixed() {
 	fmt.Printf("  the same from the scheduled time (adds the generator's delay in starting the request): %s\n", percentiles(fromSched))
 	// Read before the server's /metrics request adds its own wakeups.
 	goAfter := goSched()
+	machine := steal.report()
 	runAfter, okRun := readRunDelay(os.Getpid())
 	runAfterServer, okServer := readRunDelay(*serverPID)
 	after := serverMetrics()
@@ -311,6 +314,7 @@ func mixed() {
 	if *serverPID > 0 && okServer {
 		fmt.Printf("  server's threads (/proc schedstat): %s\n", runAfterServer.delta(runBeforeServer, secs))
 	}
+	fmt.Printf("  machine (/proc/stat): %s\n", machine)
 }
 
 // histogramBounds are the buckets of the server's histograms reported.

@@ -93,3 +93,84 @@ func schedSummary(before, after *metrics.Float64Histogram) string {
 	}
 	return out
 }
+
+// cpuTicks is the machine's CPU time from /proc/stat's cpu line, in
+// clock ticks: all of it, and what the hypervisor gave other guests
+// (steal). On a virtual machine, steal is time the benchmark's threads
+// were runnable but no physical CPU ran them: a wait that neither process
+// controls, and the usual cause of bursts of slow lookups on this
+// machine.
+type cpuTicks struct{ total, idle, steal int64 }
+
+func readCPUTicks() (t cpuTicks, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return t, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return t, false
+	}
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseInt(s, 10, 64)
+		t.total += v
+		switch i {
+		case 3, 4: // idle, iowait
+			t.idle += v
+		case 7:
+			t.steal = v
+		}
+	}
+	return t, true
+}
+
+// stealSampler records the machine's ticks every second of the measured
+// window, to report the worst second's steal as well as the window's.
+type stealSampler struct {
+	samples []cpuTicks
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func startStealSampler() *stealSampler {
+	s := &stealSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			if c, ok := readCPUTicks(); ok {
+				s.samples = append(s.samples, c)
+			}
+			select {
+			case <-t.C:
+			case <-s.stop:
+				if c, ok := readCPUTicks(); ok {
+					s.samples = append(s.samples, c)
+				}
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// report stops the sampler and says how busy the machine was and how much
+// CPU time the hypervisor took, over the window and in its worst second.
+func (s *stealSampler) report() string {
+	close(s.stop)
+	<-s.done
+	if len(s.samples) < 2 {
+		return "not available"
+	}
+	first, last := s.samples[0], s.samples[len(s.samples)-1]
+	total := max(last.total-first.total, 1)
+	worst := 0.0
+	for i := 1; i < len(s.samples); i++ {
+		d := max(s.samples[i].total-s.samples[i-1].total, 1)
+		worst = max(worst, float64(s.samples[i].steal-s.samples[i-1].steal)/float64(d))
+	}
+	return fmt.Sprintf("%.0f%% of the CPUs busy; steal (time the hypervisor ran other guests) %.2f%% of CPU time, %.1f%% in the worst second",
+		100*float64(total-(last.idle-first.idle))/float64(total), 100*float64(last.steal-first.steal)/float64(total), 100*worst)
+}
