@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,6 +74,34 @@ type state struct {
 	pub        *published
 	publishing bool
 	dirty      []int32
+	// names holds one copy of each activity name (event and page names
+	// repeat), so the activities kept do not each hold a string of their
+	// own for the garbage collector to mark.
+	names interner
+}
+
+// interner returns one shared copy of each string it is given, for the
+// first maxInterned distinct strings; later ones are returned as given.
+// Safe for concurrent use (prepare runs outside the lock).
+type interner struct {
+	m sync.Map // string → the same string
+	n atomic.Int32
+}
+
+const maxInterned = 10000
+
+func (in *interner) intern(s string) string {
+	if v, ok := in.m.Load(s); ok {
+		return v.(string)
+	}
+	if s == "" || in.n.Load() >= maxInterned {
+		return s
+	}
+	v, loaded := in.m.LoadOrStore(s, s)
+	if !loaded {
+		in.n.Add(1)
+	}
+	return v.(string)
 }
 
 type identType struct {
@@ -136,6 +165,19 @@ func (u unixTime) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(u.sec, int64(u.nsec)).UTC()
+}
+
+// packTimePtr packs *t, or gives the unset time for nil.
+func packTimePtr(t *time.Time) unixTime {
+	if t == nil {
+		return unixTime{}
+	}
+	return unixTime{sec: t.Unix(), nsec: int32(t.Nanosecond()), set: true}
+}
+
+// before reports whether u is earlier than o (both set).
+func (u unixTime) before(o unixTime) bool {
+	return u.sec < o.sec || u.sec == o.sec && u.nsec < o.nsec
 }
 
 // activity returns the API's form of a live activity.
@@ -249,11 +291,15 @@ func (s *state) loadBatch(ctx context.Context, eng engine.Engine) error {
 			return err
 		}
 		bp := &batchProfile{Known: known, Fields: map[string]string{}}
+		// In UTC, as live times are, whatever zone the driver used: a
+		// lookup renders them alike on either path (view.go).
 		if firstSeen.Valid {
-			bp.FirstSeen = &firstSeen.Time
+			t := firstSeen.Time.UTC()
+			bp.FirstSeen = &t
 		}
 		if lastSeen.Valid {
-			bp.LastSeen = &lastSeen.Time
+			t := lastSeen.Time.UTC()
+			bp.LastSeen = &t
 		}
 		s.batch[cust] = bp
 		if n, ok := first[cust]; ok {
@@ -461,7 +507,7 @@ func (s *state) prepare(ev *collect.Event, seq uint64) *prepared {
 	if name == "" {
 		name = ev.Name
 	}
-	p.act = liveActivity{id: ev.MessageID, typ: ev.Type, name: name, ts: packTime(ev.Timestamp), received: packTime(ev.ReceivedAt)}
+	p.act = liveActivity{id: ev.MessageID, typ: ev.Type, name: s.names.intern(name), ts: packTime(ev.Timestamp), received: packTime(ev.ReceivedAt)}
 	return p
 }
 

@@ -34,27 +34,49 @@ type published struct {
 	customers sync.Map   // customer ID, current or previous → *nodeRef
 	// refs is indexed by node; written under the write lock only.
 	refs []*nodeRef
+	// Node refs and cells come from blocks, so the index is a few
+	// thousand objects for the garbage collector to mark rather than two
+	// per node (a cell left behind by a merge stays in its block).
+	refBlocks  blocks[nodeRef]
+	cellBlocks blocks[cell]
 }
 
 type nodeRef struct{ c atomic.Pointer[cell] }
 
 type cell struct{ v atomic.Pointer[view] }
 
+// blocks hands out zeroed values from arrays of blockLen; the caller
+// holds the write lock.
+type blocks[T any] struct{ cur []T }
+
+const blockLen = 1024
+
+func (b *blocks[T]) alloc() *T {
+	if len(b.cur) == cap(b.cur) {
+		b.cur = make([]T, 0, blockLen)
+	}
+	b.cur = b.cur[:len(b.cur)+1]
+	return &b.cur[len(b.cur)-1]
+}
+
 // view is one profile as published: everything but the lookup's own
 // via/previous_id, with the JSON of the parts that change only on a merge
-// rendered once.
+// rendered once. Its times are held by value: a pointer each would be two
+// more objects per published change.
 type view struct {
 	st          *viewStatic
-	first, last *time.Time // batch and live activity times combined
+	first, last unixTime // batch and live activity times combined
 }
 
 type viewStatic struct {
-	id         string
-	head       []byte // {"customer_id":"…"
+	id string
+	// doc is the head, {"customer_id":"…", up to split, then the tail,
+	// "fields":…,"in_batch":…}\n: one allocation for the two.
+	doc        []byte
+	split      int
 	known      bool
 	batchFirst *time.Time
 	batchLast  *time.Time
-	tail       []byte // "fields":…,"in_batch":…}\n
 }
 
 // syncRefs gives every node added since the last call its ref and index
@@ -62,8 +84,8 @@ type viewStatic struct {
 func (s *state) syncRefs() {
 	pub := s.pub
 	for i := int32(len(pub.refs)); i < int32(s.live.Len()); i++ {
-		ref := &nodeRef{}
-		ref.c.Store(&cell{})
+		ref := pub.refBlocks.alloc()
+		ref.c.Store(pub.cellBlocks.alloc())
 		pub.refs = append(pub.refs, ref)
 		node := s.live.Node(i)
 		if node.Record {
@@ -163,11 +185,13 @@ func (s *state) buildView(root int32, id string) *view {
 	if err != nil {
 		return nil // the locked path reports the same error
 	}
-	st := &viewStatic{id: id, head: append([]byte(`{"customer_id":`), head...), known: p.Known,
-		batchFirst: p.FirstSeen, batchLast: p.LastSeen, tail: append(tail[1:], '\n')}
-	v := &view{st: st}
-	v.first, v.last = s.liveTimes(root, st.batchFirst, st.batchLast)
-	return v
+	const open = `{"customer_id":`
+	doc := make([]byte, 0, len(open)+len(head)+len(tail))
+	doc = append(append(append(doc, open...), head...), tail[1:]...)
+	st := &viewStatic{id: id, doc: append(doc, '\n'), split: len(open) + len(head), known: p.Known,
+		batchFirst: p.FirstSeen, batchLast: p.LastSeen}
+	first, last := s.liveTimes(root, st.batchFirst, st.batchLast)
+	return &view{st: st, first: packTimePtr(first), last: packTimePtr(last)}
 }
 
 // publishTimes republishes a cluster's view with its activity times
@@ -184,28 +208,25 @@ func (s *state) publishTimes(root int32, ts unixTime, trimmed bool) {
 	if old == nil {
 		return
 	}
-	var first, last *time.Time
+	var first, last unixTime
 	if trimmed {
-		first, last = s.liveTimes(root, old.st.batchFirst, old.st.batchLast)
+		f, l := s.liveTimes(root, old.st.batchFirst, old.st.batchLast)
+		first, last = packTimePtr(f), packTimePtr(l)
 	} else {
 		// As liveTimes: strictly earlier or later replaces, so a batch
 		// time equal to the new one is kept.
 		first, last = old.first, old.last
-		if t := ts.time(); first == nil || t.Before(*first) {
-			first = &t
+		if !first.set || ts.before(first) {
+			first = ts
 		}
-		if t := ts.time(); last == nil || t.After(*last) {
-			last = &t
+		if !last.set || last.before(ts) {
+			last = ts
 		}
 	}
-	if timeEq(first, old.first) && timeEq(last, old.last) {
+	if first == old.first && last == old.last {
 		return
 	}
 	c.v.Store(&view{st: old.st, first: first, last: last})
-}
-
-func timeEq(a, b *time.Time) bool {
-	return a == b || a != nil && b != nil && *a == *b
 }
 
 // fastProfile answers a lookup from the published index; ok is false when
@@ -284,7 +305,7 @@ func (st *state) findRef(key string) (ref *nodeRef, via, byID string) {
 // render appends the profile's JSON, byte for byte what writeJSON gives
 // for the Profile the locked path builds.
 func (v *view) render(b []byte, via, prev string) ([]byte, bool) {
-	b = append(b, v.st.head...)
+	b = append(b, v.st.doc[:v.st.split]...)
 	b = append(b, `,"via":"`...)
 	b = append(b, via...) // one of three fixed words
 	b = append(b, '"')
@@ -304,17 +325,17 @@ func (v *view) render(b []byte, via, prev string) ([]byte, bool) {
 	var err error
 	for _, t := range [2]struct {
 		name string
-		at   *time.Time
+		at   unixTime
 	}{{`,"first_seen":"`, v.first}, {`,"last_seen":"`, v.last}} {
-		if t.at == nil {
+		if !t.at.set {
 			continue
 		}
 		b = append(b, t.name...)
-		if b, err = t.at.AppendText(b); err != nil {
+		if b, err = t.at.time().AppendText(b); err != nil {
 			return b, false // a year outside 0–9999: the locked path reports it
 		}
 		b = append(b, '"')
 	}
 	b = append(b, ',')
-	return append(b, v.st.tail...), true
+	return append(b, v.st.doc[v.st.split:]...), true
 }

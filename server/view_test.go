@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/knit-cdp/knit/pipeline"
 )
@@ -252,5 +254,36 @@ func TestLookupTimesAfterRepeatVisits(t *testing.T) {
 	}
 	if p := ts.profile("anonymous_id:rep"); p["first_seen"] == "2026-01-01T00:00:00Z" {
 		t.Fatalf("first_seen kept a dropped activity's time: %v", p)
+	}
+}
+
+// Blocks hand out distinct zeroed values, across block boundaries.
+func TestBlocksAlloc(t *testing.T) {
+	var b blocks[cell]
+	got := map[*cell]bool{}
+	for range 2*blockLen + 3 {
+		c := b.alloc()
+		if c.v.Load() != nil || got[c] {
+			t.Fatal("a value handed out twice, or not zeroed")
+		}
+		c.v.Store(&view{})
+		got[c] = true
+	}
+}
+
+// Activity names are stored once: two events' equal names share one
+// string; past maxInterned distinct names, a name is kept as given.
+func TestInternedNames(t *testing.T) {
+	var in interner
+	a, b := in.intern(string([]byte("Product Viewed"))), in.intern(string([]byte("Product Viewed")))
+	if a != "Product Viewed" || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatal("equal names are not shared")
+	}
+	for i := range maxInterned {
+		in.intern(strconv.Itoa(i))
+	}
+	late := string([]byte("late"))
+	if got := in.intern(late); got != late || unsafe.StringData(got) != unsafe.StringData(late) || in.n.Load() != maxInterned {
+		t.Fatalf("past the bound: %d names held", in.n.Load())
 	}
 }
