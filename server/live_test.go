@@ -219,11 +219,11 @@ func TestStateSkipsEventsItWasBuiltWith(t *testing.T) {
 	st.from = 1
 	st.apply(st.prepare(p.Events[0], 0)) // the ingest that stored it, late
 	n, _ := st.live.LookupRecord("collected/Late")
-	if got := len(st.acts[n]); got != 1 {
+	if got := len(st.acts[n].list); got != 1 {
 		t.Fatalf("%d activities, want 1", got)
 	}
 	st.apply(st.prepare(p.Events[0], 1)) // a later event is applied
-	if got := len(st.acts[n]); got != 2 {
+	if got := len(st.acts[n].list); got != 2 {
 		t.Fatalf("%d activities after a new event, want 2", got)
 	}
 }
@@ -340,7 +340,45 @@ func TestApplyQuick(t *testing.T) {
 		t.Fatal("a new identifier took the quick path")
 	}
 	n, _ := st.live.LookupRecord("collected/Q1")
-	if got := len(st.acts[n]); got != 2 {
+	if got := len(st.acts[n].list); got != 2 {
 		t.Fatalf("%d activities, want 2", got)
+	}
+}
+
+// A record keeps its latest activitiesPerRecord activities with their
+// message IDs, names and types intact through trimming, and the bytes of
+// dropped ones do not pile up.
+func TestActivitiesKeptCompactly(t *testing.T) {
+	ts := startServer(t, copyShop(t))
+	ts.send("/v1/identify", `{"anonymousId":"ac","userId":"u-ac"}`)
+	ts.srv.mu.Lock()
+	defer ts.srv.mu.Unlock()
+	st := ts.srv.st
+	rec, ok := st.live.LookupRecord("collected/ac")
+	if !ok {
+		t.Fatal("no record collected/ac")
+	}
+	want := func(i int) Activity {
+		return Activity{ID: fmt.Sprintf("m%d%s", i, strings.Repeat("x", i%7)), Name: fmt.Sprint("Name ", i), Type: collect.Types[i%len(collect.Types)]}
+	}
+	const n = 3*activitiesPerRecord + 17
+	for i := range n {
+		w := want(i)
+		st.appendActivity(rec, newActivity{id: w.ID, name: w.Name, typ: uint8(i % len(collect.Types)), ts: packTime(time.Unix(int64(i), 0))})
+	}
+	ra := st.acts[rec]
+	if len(ra.list) != activitiesPerRecord {
+		t.Fatalf("%d activities kept, want %d", len(ra.list), activitiesPerRecord)
+	}
+	live := 0
+	for j := range ra.list {
+		got, w := st.activity(&ra, &ra.list[j]), want(n-activitiesPerRecord+j)
+		if got.ID != w.ID || got.Name != w.Name || got.Type != w.Type || got.Timestamp.Unix() != int64(n-activitiesPerRecord+j) {
+			t.Fatalf("activity %d: got %+v, want %+v", j, got, w)
+		}
+		live += len(w.ID) + len(w.Name)
+	}
+	if len(ra.text) > 2*live+64 {
+		t.Fatalf("%d bytes of text held for %d bytes of live activities", len(ra.text), live)
 	}
 }

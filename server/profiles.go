@@ -135,8 +135,9 @@ func (st *state) liveTimes(root int32, first, last *time.Time) (*time.Time, *tim
 	}
 	newLo, newHi := false, false
 	for _, m := range st.live.Members(root) {
-		for i := range st.acts[m] {
-			t := st.acts[m][i].ts.time()
+		list := st.acts[m].list
+		for i := range list {
+			t := list[i].ts.time()
 			if !haveLo || t.Before(lo) {
 				lo, haveLo, newLo = t, true, true
 			}
@@ -215,10 +216,7 @@ func (s *Server) activities(w http.ResponseWriter, r *http.Request) error {
 	var acts []Activity
 	err = s.lookupProfile(r.PathValue("key"), func(got *Profile, root int32) {
 		p = got
-		live := s.st.activitiesOf(root)
-		for i := range live {
-			acts = append(acts, s.st.activity(&live[i]))
-		}
+		acts = s.st.activitiesOf(root)
 	})
 	if err != nil {
 		return err

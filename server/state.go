@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,7 +48,7 @@ type state struct {
 	prevIDs map[string]string   // merged customer ID → the ID it went into
 	merged  map[string][]string // customer ID → the IDs merged into it
 	batch   map[string]*batchProfile
-	acts    map[int32][]liveActivity // visitor record node → its recent activities, oldest first
+	acts    map[int32]recordActs // visitor record node → its recent activities (activities.go)
 	// actsMu guards acts for holders of the read lock (applyQuick writes
 	// it so; readers read it so); the write lock excludes everyone.
 	actsMu  sync.RWMutex
@@ -74,35 +73,8 @@ type state struct {
 	pub        *published
 	publishing bool
 	dirty      []int32
-	// names holds one copy of each activity name (event and page names
-	// repeat), so the activities kept do not each hold a string of their
-	// own for the garbage collector to mark.
-	names interner
 }
 
-// interner returns one shared copy of each string it is given, for the
-// first maxInterned distinct strings; later ones are returned as given.
-// Safe for concurrent use (prepare runs outside the lock).
-type interner struct {
-	m sync.Map // string → the same string
-	n atomic.Int32
-}
-
-const maxInterned = 10000
-
-func (in *interner) intern(s string) string {
-	if v, ok := in.m.Load(s); ok {
-		return v.(string)
-	}
-	if s == "" || in.n.Load() >= maxInterned {
-		return s
-	}
-	v, loaded := in.m.LoadOrStore(s, s)
-	if !loaded {
-		in.n.Add(1)
-	}
-	return v.(string)
-}
 
 type identType struct {
 	name  string
@@ -133,16 +105,6 @@ type Activity struct {
 	Timestamp  time.Time `json:"timestamp"`
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 	Source     string    `json:"source"`
-}
-
-// liveActivity is an Activity as the live state keeps it: times as
-// integers and no source (the state's own), so the millions kept hold two
-// pointers each for the garbage collector to trace instead of six.
-type liveActivity struct {
-	id, name string
-	typ      string // one of collect.Types: the same few strings shared
-	ts       unixTime
-	received unixTime
 }
 
 // unixTime is a UTC time without a location pointer; the zero value is
@@ -180,11 +142,6 @@ func (u unixTime) before(o unixTime) bool {
 	return u.sec < o.sec || u.sec == o.sec && u.nsec < o.nsec
 }
 
-// activity returns the API's form of a live activity.
-func (s *state) activity(a *liveActivity) Activity {
-	return Activity{ID: a.id, Type: a.typ, Name: a.name, Timestamp: a.ts.time(), ReceivedAt: a.received.time(), Source: s.source}
-}
-
 // liveDecision is one link the live graph made or refused.
 type liveDecision struct {
 	A, B     int32
@@ -200,7 +157,7 @@ func newState(proj *config.Project) (*state, error) {
 	s := &state{
 		proj: proj, typeIdx: map[string]int{}, source: serve.Source,
 		custOf: map[int32]string{}, nodeOf: map[string]int32{}, prevIDs: map[string]string{}, merged: map[string][]string{},
-		batch: map[string]*batchProfile{}, acts: map[int32][]liveActivity{},
+		batch: map[string]*batchProfile{}, acts: map[int32]recordActs{},
 	}
 	var specs []identity.TypeSpec
 	for i, name := range cfg.IdentOrder {
@@ -474,7 +431,7 @@ type prepared struct {
 	visitor  string // the visitor record's key
 	idents   []preparedIdent
 	previous string // alias: the previous ID's record key
-	act      liveActivity
+	act      newActivity
 }
 
 type preparedIdent struct {
@@ -507,7 +464,8 @@ func (s *state) prepare(ev *collect.Event, seq uint64) *prepared {
 	if name == "" {
 		name = ev.Name
 	}
-	p.act = liveActivity{id: ev.MessageID, typ: ev.Type, name: s.names.intern(name), ts: packTime(ev.Timestamp), received: packTime(ev.ReceivedAt)}
+	p.act = newActivity{id: ev.MessageID, typ: uint8(max(0, slices.Index(collect.Types, ev.Type))), name: name,
+		ts: packTime(ev.Timestamp), received: packTime(ev.ReceivedAt)}
 	return p
 }
 
@@ -548,31 +506,6 @@ func (s *state) apply(p *prepared) (made, refused int) {
 	s.touch(rec)
 	s.flush()
 	return made, refused
-}
-
-// activitiesOf returns a copy of the live activities of a cluster's
-// members; the caller holds the read lock.
-func (s *state) activitiesOf(root int32) []liveActivity {
-	var out []liveActivity
-	s.actsMu.RLock()
-	for _, m := range s.live.Members(root) {
-		out = append(out, s.acts[m]...)
-	}
-	s.actsMu.RUnlock()
-	return out
-}
-
-// appendActivity adds an activity to a record's list; the caller holds the
-// write lock, or the read lock and actsMu. It reports whether the oldest
-// activities were dropped to make room.
-func (s *state) appendActivity(rec int32, a liveActivity) (trimmed bool) {
-	list := append(s.acts[rec], a)
-	if len(list) > activitiesPerRecord {
-		list = slices.Delete(list, 0, len(list)-activitiesPerRecord)
-		trimmed = true
-	}
-	s.acts[rec] = list
-	return trimmed
 }
 
 // applyQuick handles, under the read lock only, an event that changes

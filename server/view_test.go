@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/knit-cdp/knit/pipeline"
 )
@@ -268,22 +266,5 @@ func TestBlocksAlloc(t *testing.T) {
 		}
 		c.v.Store(&view{})
 		got[c] = true
-	}
-}
-
-// Activity names are stored once: two events' equal names share one
-// string; past maxInterned distinct names, a name is kept as given.
-func TestInternedNames(t *testing.T) {
-	var in interner
-	a, b := in.intern(string([]byte("Product Viewed"))), in.intern(string([]byte("Product Viewed")))
-	if a != "Product Viewed" || unsafe.StringData(a) != unsafe.StringData(b) {
-		t.Fatal("equal names are not shared")
-	}
-	for i := range maxInterned {
-		in.intern(strconv.Itoa(i))
-	}
-	late := string([]byte("late"))
-	if got := in.intern(late); got != late || unsafe.StringData(got) != unsafe.StringData(late) || in.n.Load() != maxInterned {
-		t.Fatalf("past the bound: %d names held", in.n.Load())
 	}
 }
