@@ -75,7 +75,6 @@ type state struct {
 	dirty      []int32
 }
 
-
 type identType struct {
 	name  string
 	std   standardize.Func
