@@ -51,12 +51,13 @@ const maxRequestHeader = 32 << 10
 // NewHTTP returns the HTTP front of s; Serve it on a listener.
 func (s *Server) NewHTTP() *HTTP {
 	h := &HTTP{s: s}
-	// net/http cancels a request's context when its client goes away;
-	// fasthttp's context ends when the server shuts down, which would cut
-	// short the requests a graceful shutdown drains (a batch waiting for
-	// its fsync). The handlers get a context that is never cancelled.
+	// The handlers get a context of their own, never cancelled: the
+	// adaptor's is fasthttp's RequestCtx, which ends when the server shuts
+	// down (cutting short the requests a graceful shutdown drains, such as
+	// a batch waiting for its fsync) and is reused for the connection's
+	// next request (a run started by a request outlives it).
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(context.WithoutCancel(r.Context()))
+		r = r.WithContext(context.Background())
 		defer h.recoverHandler(r)
 		s.mux.ServeHTTP(w, r)
 	})

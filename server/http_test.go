@@ -62,7 +62,7 @@ func TestFrontLookups(t *testing.T) {
 		t.Fatal("the alias left no previous ID")
 	}
 	for _, key := range []string{"anonymous_id:Unknown1", "loyalty_id:707", "user_id:Auth234", "user_id:merge-a", "anonymous_id:A2",
-		p["customer_id"].(string), prev[0].(string)} {
+		p["customer_id"].(string), prev[0].(string), "anonymous_id:A2?fields=ignored"} {
 		path := "/v1/profiles/" + key
 		if !ts.direct(path, bearer...) {
 			t.Errorf("%s: the direct path declined", key)
