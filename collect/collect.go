@@ -61,6 +61,14 @@ type Payload struct {
 // (or when it starts with gzip's magic bytes: some clients omit the
 // header), refusing anything over max bytes after decompression.
 func ReadBody(r io.Reader, contentEncoding string, max int64) ([]byte, error) {
+	return ReadBodyInto(new(bytes.Buffer), r, contentEncoding, max)
+}
+
+// ReadBodyInto is ReadBody into buf, which the caller may reuse once it
+// is done with the body: Parse keeps nothing of the body it is given
+// (events hold copies), so a server can read every request into a buffer
+// from a pool instead of growing a new one each time.
+func ReadBodyInto(buf *bytes.Buffer, r io.Reader, contentEncoding string, max int64) ([]byte, error) {
 	br := &peekReader{r: r}
 	head, _ := br.peek(2)
 	if strings.EqualFold(contentEncoding, "gzip") || bytes.Equal(head, []byte{0x1f, 0x8b}) {
@@ -73,10 +81,11 @@ func ReadBody(r io.Reader, contentEncoding string, max int64) ([]byte, error) {
 	} else {
 		r = br
 	}
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r, max+1)); err != nil {
 		return nil, knit.Errorf(knit.EINVALID, "cannot read the body: %v", err)
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > max {
 		return nil, knit.Errorf(knit.EINVALID, "the body exceeds %d KB", max>>10)
 	}

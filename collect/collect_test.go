@@ -131,3 +131,30 @@ func TestReadBody(t *testing.T) {
 		})
 	}
 }
+
+// Parse keeps no part of the body it is given, so the body's buffer can
+// be reused (ReadBodyInto): overwriting it changes no parsed event.
+func TestParseKeepsNoPartOfTheBody(t *testing.T) {
+	body := []byte(`{"writeKey":"wk","context":{"traits":{"loyaltyId":707}},"batch":[
+{"type":"identify","anonymousId":"Unknown1","userId":"Auth234","traits":{"email":"Jane@Example.com"},"messageId":"m1"},
+{"type":"track","anonymousId":"Unknown1","event":"Product Viewed","properties":{"sku":"D-1"},"messageId":"m2"},
+{"type":"page","anonymousId":"Unknown1","name":"Decaf","messageId":"m3"}]}`)
+	p, err := Parse(body, "batch", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := func() string {
+		out := p.WriteKey
+		for _, ev := range p.Events {
+			out += fmt.Sprintln(*ev, string(ev.Stored), ev.Value("traits.email"), ev.Value("context.traits.loyaltyId"), ev.Value("properties.sku"))
+		}
+		return out
+	}
+	before := show()
+	for i := range body {
+		body[i] = 'x'
+	}
+	if after := show(); after != before {
+		t.Fatalf("overwriting the body changed the parsed events:\nbefore %s\nafter  %s", before, after)
+	}
+}

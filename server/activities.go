@@ -45,6 +45,11 @@ type newActivity struct {
 // activities were dropped to make room.
 func (s *state) appendActivity(rec int32, a newActivity) (trimmed bool) {
 	ra := s.acts[rec]
+	if ra.list == nil {
+		// Most visitors stay for a few events: room for four from the
+		// start saves the garbage of growing by one, two, four.
+		ra.list, ra.text = make([]liveActivity, 0, 4), make([]byte, 0, 4*(len(a.id)+len(a.name)))
+	}
 	ra.list = append(ra.list, liveActivity{ts: a.ts, received: a.received, text: uint32(len(ra.text)),
 		idLen: uint32(len(a.id)), nameLen: uint32(len(a.name)), typ: a.typ})
 	ra.text = append(append(ra.text, a.id...), a.name...)

@@ -39,11 +39,15 @@ type HTTP struct {
 	slow fasthttp.RequestHandler
 }
 
-// maxRequestBody is the largest request body read: a batch at its limit,
-// with room for a gzip body that compresses nothing. The collection
-// handlers enforce the exact limits (collect.MaxBatchBytes and
-// MaxEventBytes); a larger body is refused before it is read.
-const maxRequestBody = collect.MaxBatchBytes + 64<<10
+// maxRequestBody is the largest request body read. The collection
+// handlers enforce the real limits (collect.MaxBatchBytes and
+// MaxEventBytes) with a 400 in the API's form. This one is eight times
+// larger so that the body of an oversize batch is still read and
+// answered, on a connection that stays open: a body refused unread is
+// answered too, but the connection is then closed with the body's rest
+// unread, and the kernel resets it, so a client still writing may see
+// the reset instead of the answer.
+const maxRequestBody = 8 * collect.MaxBatchBytes
 
 // maxRequestHeader bounds a request's line and header fields.
 const maxRequestHeader = 32 << 10

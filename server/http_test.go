@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -188,5 +189,65 @@ func TestFrontHeaderLimit(t *testing.T) {
 	a := ts.viaFront("/health", "Cookie", "c="+strings.Repeat("x", maxRequestHeader))
 	if a.status != 431 || !strings.Contains(string(a.body), `"success":false`) {
 		t.Fatalf("a header over the limit: %d %s", a.status, a.body)
+	}
+}
+
+// A handler that flushes streams its answer: the client reads what was
+// flushed while the handler still runs (the console's segment download
+// relies on it to hold no whole answer in memory).
+func TestFrontStreamsFlushedAnswers(t *testing.T) {
+	ts := startServer(t, copyShop(t))
+	more := make(chan struct{})
+	ts.srv.Mux().HandleFunc("GET /test/stream", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("a"), 1000))
+		http.NewResponseController(w).Flush()
+		<-more
+		w.Write([]byte("b"))
+	})
+	resp, err := http.Get(ts.http.URL + "/test/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make(chan error, 1)
+	go func() {
+		_, err := io.ReadFull(resp.Body, make([]byte, 1000))
+		first <- err
+	}()
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(more)
+		t.Fatal("the flushed part did not arrive while the handler ran")
+	}
+	close(more)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(rest) != "b" {
+		t.Fatalf("the rest: %q %v", rest, err)
+	}
+}
+
+// A request the front cannot read is answered in the API's error form:
+// 400 for a body over maxRequestBody (as Segment answers an oversize
+// body), 431 for a header over maxRequestHeader.
+func TestFrontRequestErrors(t *testing.T) {
+	ts := startServer(t, copyShop(t))
+	for _, c := range []struct {
+		err  error
+		want int
+		msg  string
+	}{
+		{fasthttp.ErrBodyTooLarge, 400, "the body exceeds"},
+		{&fasthttp.ErrSmallBuffer{}, 431, "header is too large"},
+	} {
+		var ctx fasthttp.RequestCtx
+		ts.http.h.requestError(&ctx, c.err)
+		body := string(ctx.Response.Body())
+		if ctx.Response.StatusCode() != c.want || !strings.Contains(body, c.msg) || !strings.Contains(body, `"success":false`) {
+			t.Errorf("%v: %d %s, want %d with %q", c.err, ctx.Response.StatusCode(), body, c.want, c.msg)
+		}
 	}
 }

@@ -431,6 +431,7 @@ type prepared struct {
 	idents   []preparedIdent
 	previous string // alias: the previous ID's record key
 	act      newActivity
+	values   []string // scratch: the identifier paths' raw values
 }
 
 type preparedIdent struct {
@@ -442,12 +443,23 @@ type preparedIdent struct {
 // prepare reads one event for apply. It reads only the configuration, so
 // it runs outside the lock.
 func (s *state) prepare(ev *collect.Event, seq uint64) *prepared {
+	p := &prepared{}
+	s.prepareInto(p, ev, seq)
+	return p
+}
+
+// prepareInto is prepare into p, reusing its slices: stitching a batch
+// prepares and applies one event at a time, and apply keeps nothing of p
+// (the activity's bytes are copied), so one prepared serves the batch.
+func (s *state) prepareInto(p *prepared, ev *collect.Event, seq uint64) {
 	visitor := ev.AnonymousID
 	if visitor == "" {
 		visitor = ev.UserID
 	}
-	p := &prepared{seq: seq, message: ev.MessageID, at: ev.ReceivedAt, visitor: s.source + "/" + visitor}
-	values := ev.Values(s.pathNames, make([]string, 0, len(s.paths)))
+	*p = prepared{seq: seq, message: ev.MessageID, at: ev.ReceivedAt, visitor: s.source + "/" + visitor,
+		idents: p.idents[:0], values: p.values[:0]}
+	p.values = ev.Values(s.pathNames, p.values)
+	values := p.values
 	for i, ip := range s.paths {
 		raw := values[i]
 		if raw == "" {
@@ -465,7 +477,6 @@ func (s *state) prepare(ev *collect.Event, seq uint64) *prepared {
 	}
 	p.act = newActivity{id: ev.MessageID, typ: uint8(max(0, slices.Index(collect.Types, ev.Type))), name: name,
 		ts: packTime(ev.Timestamp), received: packTime(ev.ReceivedAt)}
-	return p
 }
 
 // applyEvent prepares and applies one event (replays, which hold the
