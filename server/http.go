@@ -96,7 +96,7 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		// fasthttp recovers nothing: a panic would end the process.
 		if v := recover(); v != nil {
-			h.s.log.Error("handler panicked", "route", lookupRoute, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			h.s.log.Error("HTTP front panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			ctx.SetConnectionClose()
 			ctx.Error("", http.StatusInternalServerError)
 		}
