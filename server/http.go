@@ -52,6 +52,9 @@ const maxRequestBody = 8 * collect.MaxBatchBytes
 // maxRequestHeader bounds a request's line and header fields.
 const maxRequestHeader = 32 << 10
 
+// readTimeout bounds the time to send a request's header and body.
+const readTimeout = 60 * time.Second
+
 // NewHTTP returns the HTTP front of s; Serve it on a listener.
 func (s *Server) NewHTTP() *HTTP {
 	h := &HTTP{s: s}
@@ -71,7 +74,7 @@ func (s *Server) NewHTTP() *HTTP {
 		ErrorHandler:          h.requestError,
 		Logger:                httpLogger{s.log},
 		NoDefaultServerHeader: true,
-		ReadTimeout:           60 * time.Second, // a request's header and body
+		ReadTimeout:           readTimeout,
 		IdleTimeout:           120 * time.Second,
 		MaxRequestBodySize:    maxRequestBody,
 		// The request line and header must fit (fasthttp's default is 4 KB;
@@ -185,12 +188,14 @@ func (h *HTTP) requestError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		// As the collection handlers answer an oversize body (Segment: 400).
-		msg = fmt.Sprintf("the body exceeds %d KB: at most %d KB per batch, %d KB per event",
-			maxRequestBody>>10, collect.MaxBatchBytes>>10, collect.MaxEventBytes>>10)
+		msg = fmt.Sprintf("the body exceeds %d KB: send batches of at most %d KB (and %d events), single events of at most %d KB",
+			maxRequestBody>>10, collect.MaxBatchBytes>>10, collect.MaxBatchEvents, collect.MaxEventBytes>>10)
 	case errors.As(err, &small):
-		status, code, msg = http.StatusRequestHeaderFieldsTooLarge, "too_large", "the request's header is too large"
+		status, code, msg = http.StatusRequestHeaderFieldsTooLarge, "too_large",
+			fmt.Sprintf("the request line and header exceed %d KB: send fewer or shorter cookies and header fields", maxRequestHeader>>10)
 	case errors.As(err, &netErr) && netErr.Timeout():
-		status, code, msg = http.StatusRequestTimeout, "timeout", "the request was not received in time"
+		status, code, msg = http.StatusRequestTimeout, "timeout",
+			fmt.Sprintf("the request was not received within %s: send it whole, then wait for the answer", readTimeout)
 	}
 	body, _ := json.Marshal(map[string]any{"success": false, "code": code, "message": msg})
 	ctx.SetStatusCode(status)

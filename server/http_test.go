@@ -241,7 +241,7 @@ func TestFrontRequestErrors(t *testing.T) {
 		msg  string
 	}{
 		{fasthttp.ErrBodyTooLarge, 400, "the body exceeds"},
-		{&fasthttp.ErrSmallBuffer{}, 431, "header is too large"},
+		{&fasthttp.ErrSmallBuffer{}, 431, "header exceed 32 KB"},
 	} {
 		var ctx fasthttp.RequestCtx
 		ts.http.h.requestError(&ctx, c.err)

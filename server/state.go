@@ -459,9 +459,8 @@ func (s *state) prepareInto(p *prepared, ev *collect.Event, seq uint64) {
 	*p = prepared{seq: seq, message: ev.MessageID, at: ev.ReceivedAt, visitor: s.source + "/" + visitor,
 		idents: p.idents[:0], values: p.values[:0]}
 	p.values = ev.Values(s.pathNames, p.values)
-	values := p.values
 	for i, ip := range s.paths {
-		raw := values[i]
+		raw := p.values[i]
 		if raw == "" {
 			continue
 		}
@@ -475,6 +474,7 @@ func (s *state) prepareInto(p *prepared, ev *collect.Event, seq uint64) {
 	if name == "" {
 		name = ev.Name
 	}
+	// Parse accepts only collect.Types, so the index is always found.
 	p.act = newActivity{id: ev.MessageID, typ: uint8(max(0, slices.Index(collect.Types, ev.Type))), name: name,
 		ts: packTime(ev.Timestamp), received: packTime(ev.ReceivedAt)}
 }
