@@ -388,7 +388,7 @@ func (s *state) setCustomer(root int32, id string) {
 	s.nodeOf[id] = root
 	if s.publishing {
 		s.syncRefs()
-		s.pub.customers.Store(id, s.pub.refs[root])
+		s.pub.customers.store(id, root)
 		s.touch(root)
 	}
 }

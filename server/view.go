@@ -18,10 +18,11 @@ import (
 // writer descheduled in the middle of an event therefore delays no lookup:
 // the lookup sees the profile as it was before that event, or after.
 //
-// The index is three levels of pointers so that one event publishes in
-// O(1) and a merge in O(cluster): key → nodeRef (one per node, fixed)
-// → cell (one per cluster; a merge repoints the absorbed side's nodes to
-// the kept cell) → view (replaced whole on every change).
+// The index has three levels so that one event publishes in O(1) and a
+// merge in O(cluster): key → node's ref (one per node, fixed; keyindex.go
+// maps keys to node numbers without a pointer per key) → cell (one per
+// cluster; a merge repoints the absorbed side's nodes to the kept cell)
+// → view (replaced whole on every change).
 //
 // Anything the index does not answer (an unknown key, a cluster without a
 // customer ID yet, a key given in an unusual form) goes to the locked path
@@ -29,16 +30,42 @@ import (
 
 // published is a state's lock-free lookup index.
 type published struct {
-	idents    []sync.Map // per identifier type: standardised value → *nodeRef
-	records   sync.Map   // record key (source/pk) → *nodeRef
-	customers sync.Map   // customer ID, current or previous → *nodeRef
-	// refs is indexed by node; written under the write lock only.
-	refs []*nodeRef
+	idents    []keyIndex // per identifier type: standardised value → node
+	records   keyIndex   // record key (source/pk) → node
+	customers keyIndex   // customer ID, current or previous → node
 	// Node refs and cells come from blocks, so the index is a few
 	// thousand objects for the garbage collector to mark rather than two
 	// per node (a cell left behind by a merge stays in its block).
-	refBlocks  blocks[nodeRef]
+	refs       refTable
 	cellBlocks blocks[cell]
+}
+
+// refTable holds the node refs by node number. Lookups read it without a
+// lock, through the directory of blocks the writer publishes (a reader
+// never indexes past the length it loaded); only the writer adds.
+type refTable struct {
+	dir atomic.Pointer[[]*[blockLen]nodeRef]
+	n   int32 // the writer's count
+}
+
+func (t *refTable) add() *nodeRef {
+	var d []*[blockLen]nodeRef
+	if p := t.dir.Load(); p != nil {
+		d = *p
+	}
+	if int(t.n)/blockLen == len(d) {
+		d = append(d, new([blockLen]nodeRef))
+		t.dir.Store(&d)
+	}
+	r := &d[t.n/blockLen][t.n%blockLen]
+	t.n++
+	return r
+}
+
+// at returns node n's ref; n must have one (syncRefs).
+func (t *refTable) at(n int32) *nodeRef {
+	d := *t.dir.Load()
+	return &d[n/blockLen][n%blockLen]
 }
 
 type nodeRef struct{ c atomic.Pointer[cell] }
@@ -83,15 +110,13 @@ type viewStatic struct {
 // entry, alone in a cell of its own (flush regroups clusters).
 func (s *state) syncRefs() {
 	pub := s.pub
-	for i := int32(len(pub.refs)); i < int32(s.live.Len()); i++ {
-		ref := pub.refBlocks.alloc()
-		ref.c.Store(pub.cellBlocks.alloc())
-		pub.refs = append(pub.refs, ref)
+	for i := pub.refs.n; i < int32(s.live.Len()); i++ {
+		pub.refs.add().c.Store(pub.cellBlocks.alloc())
 		node := s.live.Node(i)
 		if node.Record {
-			pub.records.Store(node.Value, ref)
+			pub.records.store(node.Value, i)
 		} else {
-			pub.idents[node.Type].Store(node.Value, ref)
+			pub.idents[node.Type].store(node.Value, i)
 		}
 	}
 }
@@ -99,18 +124,18 @@ func (s *state) syncRefs() {
 // publishAll builds the whole index of a state about to be served; from
 // then on every change publishes itself (see touch and flush).
 func (s *state) publishAll() {
-	s.pub = &published{idents: make([]sync.Map, len(s.types))}
+	s.pub = &published{idents: make([]keyIndex, len(s.types))}
 	s.syncRefs()
 	for i := range int32(s.live.Len()) {
 		if r := s.live.Find(i); r != i {
-			s.pub.refs[i].c.Store(s.pub.refs[r].c.Load())
+			s.pub.refs.at(i).c.Store(s.pub.refs.at(r).c.Load())
 		}
 	}
 	for id := range s.prevIDs {
 		s.indexCustomer(id)
 	}
 	for id, n := range s.nodeOf {
-		s.pub.customers.Store(id, s.pub.refs[n])
+		s.pub.customers.store(id, n)
 	}
 	for root := range s.custOf {
 		s.publishFull(root)
@@ -126,7 +151,7 @@ func (s *state) indexCustomer(id string) {
 	}
 	if n, ok := s.customerNode(id); ok {
 		s.syncRefs()
-		s.pub.customers.Store(id, s.pub.refs[n])
+		s.pub.customers.store(id, n)
 	}
 }
 
@@ -152,11 +177,11 @@ func (s *state) flush() {
 			continue
 		}
 		v := s.publishFull(root)
-		kept := s.pub.refs[root].c.Load()
+		kept := s.pub.refs.at(root).c.Load()
 		for _, m := range s.live.Members(root) {
-			if old := s.pub.refs[m].c.Load(); old != kept {
-				old.v.Store(v)
-				s.pub.refs[m].c.Store(kept)
+			if ref := s.pub.refs.at(m); ref.c.Load() != kept {
+				ref.c.Load().v.Store(v)
+				ref.c.Store(kept)
 			}
 		}
 	}
@@ -171,7 +196,7 @@ func (s *state) publishFull(root int32) *view {
 	if id, ok := s.custOf[root]; ok {
 		v = s.buildView(root, id)
 	}
-	s.pub.refs[root].c.Load().v.Store(v)
+	s.pub.refs.at(root).c.Load().v.Store(v)
 	return v
 }
 
@@ -203,7 +228,7 @@ func (s *state) publishTimes(root int32, ts unixTime, trimmed bool) {
 	if !s.publishing {
 		return
 	}
-	c := s.pub.refs[root].c.Load()
+	c := s.pub.refs.at(root).c.Load()
 	old := c.v.Load()
 	if old == nil {
 		return
@@ -278,28 +303,31 @@ func (st *state) findRef(key string) (ref *nodeRef, via, byID string) {
 	if err != nil {
 		return nil, "", ""
 	}
-	var got any
+	var n int32
+	var ok bool
 	switch {
 	case k.Identifier != nil:
-		t, ok := st.typeIdx[k.Identifier.Type]
-		if !ok {
+		t, known := st.typeIdx[k.Identifier.Type]
+		if !known {
 			return nil, "", ""
 		}
-		v, ok := st.types[t].std(k.Identifier.Value)
-		if !ok {
+		v, valid := st.types[t].std(k.Identifier.Value)
+		if !valid {
 			return nil, "", ""
 		}
-		got, _ = st.pub.idents[t].Load(v)
+		n, ok = st.pub.idents[t].load(v)
 		via = "identifier"
 	case k.Record != nil:
-		got, _ = st.pub.records.Load(k.Record.String())
+		n, ok = st.pub.records.load(k.Record.String())
 		via = "record"
 	default:
-		got, _ = st.pub.customers.Load(k.CustomerID)
+		n, ok = st.pub.customers.load(k.CustomerID)
 		via, byID = "customer_id", k.CustomerID
 	}
-	ref, _ = got.(*nodeRef)
-	return ref, via, byID
+	if !ok {
+		return nil, "", ""
+	}
+	return st.pub.refs.at(n), via, byID
 }
 
 // render appends the profile's JSON, byte for byte what writeJSON gives
