@@ -131,12 +131,23 @@ var schedBuckets = []float64{0.00001, 0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01,
 // writeSchedLatency writes the Go runtime's scheduling latency (time
 // goroutines spent runnable before they ran, /sched/latencies:seconds,
 // which the runtime samples: one transition in eight) since the process
-// started: a request that waits for a P waits here,
-// which the handlers' own histogram cannot show. The runtime's fine
-// buckets are summed into schedBuckets (a runtime bucket counts under the
-// first bound at or above its upper edge).
+// started: a request that waits for a P waits here, which the handlers'
+// own histogram cannot show. Beside it, the stop-the-world pauses
+// (/sched/pauses/total/gc:seconds, two per collection): every goroutine,
+// every lookup included, waits for the whole of one.
 func writeSchedLatency(w http.ResponseWriter) {
-	sample := []rtmetrics.Sample{{Name: "/sched/latencies:seconds"}}
+	writeRuntimeHistogram(w, "/sched/latencies:seconds", "knit_go_sched_latency_seconds",
+		"Time goroutines waited runnable before they ran (Go runtime, sampled, since start).")
+	writeRuntimeHistogram(w, "/sched/pauses/total/gc:seconds", "knit_go_gc_pause_seconds",
+		"Stop-the-world pauses of the garbage collector, from the request to stop to the restart (Go runtime, since start).")
+}
+
+// writeRuntimeHistogram writes one of the runtime's histograms with its
+// fine buckets summed into schedBuckets (a runtime bucket counts under the
+// first bound at or above its upper edge). It has no _sum: the runtime
+// keeps none.
+func writeRuntimeHistogram(w http.ResponseWriter, runtimeName, name, help string) {
+	sample := []rtmetrics.Sample{{Name: runtimeName}}
 	rtmetrics.Read(sample)
 	if sample[0].Value.Kind() != rtmetrics.KindFloat64Histogram {
 		return
@@ -153,8 +164,7 @@ func writeSchedLatency(w http.ResponseWriter) {
 			}
 		}
 	}
-	const name = "knit_go_sched_latency_seconds"
-	fmt.Fprintf(w, "# HELP %s Time goroutines waited runnable before they ran (Go runtime, sampled, since start).\n# TYPE %s histogram\n", name, name)
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
 	for j, le := range schedBuckets {
 		fmt.Fprintf(w, "%s_bucket{le=\"%s\"} %d\n", name, strconv.FormatFloat(le, 'g', -1, 64), cum[j])
 	}

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -402,6 +404,7 @@ func TestMetricsAndCORS(t *testing.T) {
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
 		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
+	runtime.GC() // two stop-the-world pauses, at least, for the pause histogram
 	req, _ = http.NewRequest("GET", ts.http.URL+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err = http.DefaultClient.Do(req)
@@ -410,10 +413,13 @@ func TestMetricsAndCORS(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"knit_events_stored_total 1", "knit_links_made_total 2", `knit_http_requests_total{route="POST /v1/identify",status="200"} 1`, "knit_http_request_seconds_bucket", `knit_go_sched_latency_seconds_bucket{le="0.002"}`} {
+	for _, want := range []string{"knit_events_stored_total 1", "knit_links_made_total 2", `knit_http_requests_total{route="POST /v1/identify",status="200"} 1`, "knit_http_request_seconds_bucket", `knit_go_sched_latency_seconds_bucket{le="0.002"}`, `knit_go_gc_pause_seconds_bucket{le="0.001"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
+	}
+	if m := regexp.MustCompile(`(?m)^knit_go_gc_pause_seconds_count (\d+)$`).FindStringSubmatch(string(body)); m == nil || m[1] == "0" || m[1] == "1" {
+		t.Errorf("after a collection, the pause histogram counts %v; want two pauses or more", m)
 	}
 	if strings.Contains(string(body), "u1") || strings.Contains(string(body), "a1") {
 		t.Errorf("metrics leak profile data:\n%s", body)

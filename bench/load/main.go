@@ -307,6 +307,7 @@ func mixed() {
 	after := serverMetrics()
 	histogramDelta(lookupHistogram(before), lookupHistogram(after), "server's own histogram (GET /v1/profiles/{key}, handler start to end), lookups")
 	histogramDelta(serverSchedHistogram(before), serverSchedHistogram(after), "server's Go scheduling latency (runnable to running), sampled goroutine wakeups")
+	histogramDelta(serverPauseHistogram(before), serverPauseHistogram(after), "server's stop-the-world pauses (every goroutine waits)")
 	fmt.Printf("  generator's Go scheduling latency: %s\n", schedSummary(goBefore, goAfter))
 	if okRun {
 		fmt.Printf("  generator's threads (/proc schedstat): %s\n", runAfter.delta(runBefore, secs))
@@ -366,6 +367,10 @@ func lookupHistogram(text string) []int64 {
 
 func serverSchedHistogram(text string) []int64 {
 	return histogram(text, `knit_go_sched_latency_seconds_bucket{`, `knit_go_sched_latency_seconds_count `)
+}
+
+func serverPauseHistogram(text string) []int64 {
+	return histogram(text, `knit_go_gc_pause_seconds_bucket{`, `knit_go_gc_pause_seconds_count `)
 }
 
 // histogramDelta prints the share of observations in the window (after

@@ -19,12 +19,19 @@ knit_go_sched_latency_seconds_bucket{le="0.001"} 40
 knit_go_sched_latency_seconds_bucket{le="0.002"} 45
 knit_go_sched_latency_seconds_bucket{le="0.005"} 49
 knit_go_sched_latency_seconds_count 50
+knit_go_gc_pause_seconds_bucket{le="0.001"} 6
+knit_go_gc_pause_seconds_bucket{le="0.002"} 7
+knit_go_gc_pause_seconds_bucket{le="0.005"} 7
+knit_go_gc_pause_seconds_count 8
 `
 	if got, want := lookupHistogram(text), []int64{90, 98, 99, 100}; !slices.Equal(got, want) {
 		t.Errorf("lookups: %v, want %v", got, want)
 	}
 	if got, want := serverSchedHistogram(text), []int64{40, 45, 49, 50}; !slices.Equal(got, want) {
 		t.Errorf("scheduling: %v, want %v", got, want)
+	}
+	if got, want := serverPauseHistogram(text), []int64{6, 7, 7, 8}; !slices.Equal(got, want) {
+		t.Errorf("pauses: %v, want %v", got, want)
 	}
 	if got := serverSchedHistogram("knit_events_stored_total 1\n"); got != nil {
 		t.Errorf("absent histogram: %v, want nil", got)
