@@ -87,7 +87,7 @@ func TestKeyIndexConcurrentReaders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := r; ; i += 7919 {
+			for i := uint(r); ; i += 7919 {
 				select {
 				case <-stop:
 					return
@@ -97,7 +97,7 @@ func TestKeyIndexConcurrentReaders(t *testing.T) {
 				if done == 0 {
 					continue
 				}
-				k := int32(i) % done
+				k := int32(i % uint(done))
 				if n, ok := x.load("key-" + strconv.Itoa(int(k))); !ok || n != k {
 					errs <- "load of key-" + strconv.Itoa(int(k)) + ", stored before the load began, gave " + strconv.Itoa(int(n))
 					return
