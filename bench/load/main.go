@@ -7,7 +7,8 @@
 //	            paced at -lookup-rate requests/s, open loop; reports lookup
 //	            latency (and, with -admin-token, the server's own histogram);
 //	            how long goroutines and threads of both processes waited for a
-//	            CPU in the measured window (sched.go)
+//	            CPU in the measured window, and the hypervisor's steal, with
+//	            how many slow lookups were sent while it took CPU time (sched.go)
 //	visibility  identify a new visitor, then look it up until the link
 //	            shows; reports identify-to-lookup time
 //
@@ -207,7 +208,10 @@ func openLoop(rate int, start, end time.Time, f func(sched time.Time)) *sync.Wai
 // sample is one measured lookup: from just before the request is written
 // to the last byte of the answer read (lat), and from its scheduled time
 // (late adds the generator's own delay in starting it).
-type sample struct{ lat, fromSched time.Duration }
+type sample struct {
+	at             time.Time // sent
+	lat, fromSched time.Duration
+}
 
 func mixed() {
 	// Seed the visitors looked up, so lookups find profiles.
@@ -283,7 +287,7 @@ func mixed() {
 		if slow != nil && t1.Sub(t0) > 2*time.Millisecond {
 			fmt.Fprintf(slow, "%d %d\n", t0.UnixMicro(), t1.Sub(t0).Microseconds())
 		}
-		samples = append(samples, sample{lat: t1.Sub(t0), fromSched: t1.Sub(sched)})
+		samples = append(samples, sample{at: t0, lat: t1.Sub(t0), fromSched: t1.Sub(sched)})
 		mu.Unlock()
 	})
 	ing.Wait()
@@ -301,6 +305,7 @@ func mixed() {
 	fmt.Printf("  the same from the scheduled time (adds the generator's delay in starting the request): %s\n", percentiles(fromSched))
 	// Read before the server's /metrics request adds its own wakeups.
 	goAfter := goSched()
+	steal.finish()
 	machine := steal.report()
 	runAfter, okRun := readRunDelay(os.Getpid())
 	runAfterServer, okServer := readRunDelay(*serverPID)
@@ -316,6 +321,27 @@ func mixed() {
 		fmt.Printf("  server's threads (/proc schedstat): %s\n", runAfterServer.delta(runBeforeServer, secs))
 	}
 	fmt.Printf("  machine (/proc/stat): %s\n", machine)
+	fmt.Printf("  %s\n", slowDuringSteal(samples, steal))
+}
+
+// slowDuringSteal says how many lookups took over 2 ms and how many of
+// them were sent while the hypervisor was taking CPU time (in a 50 ms
+// period with a tick of steal or more, or within 2 ms before one): the
+// lookup tail of this machine comes in bursts that line up with those
+// periods (docs/BENCHMARKS.md, issue 5).
+func slowDuringSteal(samples []sample, steal *stealSampler) string {
+	const slowOver = 2 * time.Millisecond
+	var slow []time.Time
+	for _, s := range samples {
+		if s.lat > slowOver {
+			slow = append(slow, s.at)
+		}
+	}
+	slices.SortFunc(slow, time.Time.Compare)
+	periods := steal.stolen()
+	all := max(len(steal.samples)-1, 1)
+	return fmt.Sprintf("lookups over 2 ms: %d; sent during the 50 ms periods with steal (%d of %d periods, %.0f%% of the time): %d",
+		len(slow), len(periods), all, 100*float64(len(periods))/float64(all), during(slow, periods, slowOver))
 }
 
 // histogramBounds are the buckets of the server's histograms reported.

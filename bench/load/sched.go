@@ -125,29 +125,39 @@ func readCPUTicks() (t cpuTicks, ok bool) {
 	return t, true
 }
 
-// stealSampler records the machine's ticks every second of the measured
-// window, to report the worst second's steal as well as the window's.
+// stealSampler records the machine's ticks every 50 ms of the measured
+// window, to report the worst second's steal as well as the window's, and
+// the short windows in which the hypervisor took a share of the CPUs.
 type stealSampler struct {
-	samples []cpuTicks
+	samples []tickSample
 	stop    chan struct{}
 	done    chan struct{}
 }
+
+type tickSample struct {
+	at time.Time
+	cpuTicks
+}
+
+// stealEvery is the sampler's period. /proc/stat counts in ticks of 10 ms:
+// over 50 ms on 2 CPUs, one tick of steal is 10 % of the CPU time.
+const stealEvery = 50 * time.Millisecond
 
 func startStealSampler() *stealSampler {
 	s := &stealSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(stealEvery)
 		defer t.Stop()
 		for {
 			if c, ok := readCPUTicks(); ok {
-				s.samples = append(s.samples, c)
+				s.samples = append(s.samples, tickSample{time.Now(), c})
 			}
 			select {
 			case <-t.C:
 			case <-s.stop:
 				if c, ok := readCPUTicks(); ok {
-					s.samples = append(s.samples, c)
+					s.samples = append(s.samples, tickSample{time.Now(), c})
 				}
 				return
 			}
@@ -156,21 +166,59 @@ func startStealSampler() *stealSampler {
 	return s
 }
 
-// report stops the sampler and says how busy the machine was and how much
-// CPU time the hypervisor took, over the window and in its worst second.
-func (s *stealSampler) report() string {
+// finish stops the sampler; call it once, before report and stolen.
+func (s *stealSampler) finish() {
 	close(s.stop)
 	<-s.done
+}
+
+// report says how busy the machine was and how much CPU time the
+// hypervisor took, over the window and in its worst second.
+func (s *stealSampler) report() string {
 	if len(s.samples) < 2 {
 		return "not available"
 	}
 	first, last := s.samples[0], s.samples[len(s.samples)-1]
 	total := max(last.total-first.total, 1)
 	worst := 0.0
-	for i := 1; i < len(s.samples); i++ {
-		d := max(s.samples[i].total-s.samples[i-1].total, 1)
-		worst = max(worst, float64(s.samples[i].steal-s.samples[i-1].steal)/float64(d))
+	for i, j := 0, 0; i < len(s.samples); i++ {
+		for j < len(s.samples) && s.samples[j].at.Sub(s.samples[i].at) < time.Second {
+			j++
+		}
+		if j == len(s.samples) {
+			break
+		}
+		d := max(s.samples[j].total-s.samples[i].total, 1)
+		worst = max(worst, float64(s.samples[j].steal-s.samples[i].steal)/float64(d))
 	}
 	return fmt.Sprintf("%.0f%% of the CPUs busy; steal (time the hypervisor ran other guests) %.2f%% of CPU time, %.1f%% in the worst second",
 		100*float64(total-(last.idle-first.idle))/float64(total), 100*float64(last.steal-first.steal)/float64(total), 100*worst)
+}
+
+// stolen returns the sampling periods in which the hypervisor took a
+// tick of CPU time or more, as [from, to) pairs in time order.
+func (s *stealSampler) stolen() [][2]time.Time {
+	var out [][2]time.Time
+	for i := 1; i < len(s.samples); i++ {
+		if a, b := s.samples[i-1], s.samples[i]; b.steal > a.steal {
+			out = append(out, [2]time.Time{a.at, b.at})
+		}
+	}
+	return out
+}
+
+// during counts the times (sorted) that fall in one of the periods
+// (sorted, not overlapping) or within slack before one starts: a lookup
+// sent just before the hypervisor stops its CPU waits out the stop too.
+func during(times []time.Time, periods [][2]time.Time, slack time.Duration) int {
+	n, p := 0, 0
+	for _, t := range times {
+		for p < len(periods) && !t.Before(periods[p][1]) {
+			p++
+		}
+		if p < len(periods) && !t.Before(periods[p][0].Add(-slack)) {
+			n++
+		}
+	}
+	return n
 }

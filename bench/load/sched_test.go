@@ -88,3 +88,29 @@ func TestOpenLoopDoesNotWaitForBusyCalls(t *testing.T) {
 		t.Errorf("a call started %v after its scheduled time", late)
 	}
 }
+
+func TestSlowLookupsDuringSteal(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	s := &stealSampler{}
+	// 20 ticks a period (2 CPUs); steal of 0, 2, 0, 1 ticks in the four
+	// periods: the second (50–100 ms) and the fourth (150–200 ms) count.
+	for i, steal := range []int64{0, 0, 2, 2, 3} {
+		s.samples = append(s.samples, tickSample{at(50 * i), cpuTicks{total: 20 * int64(i), steal: steal}})
+	}
+	periods := s.stolen()
+	want := [][2]time.Time{{at(50), at(100)}, {at(150), at(200)}}
+	if !slices.Equal(periods, want) {
+		t.Fatalf("stolen = %v, want %v", periods, want)
+	}
+	// 10 ms: before any; 49 ms: within 2 ms of the first period; 60, 99:
+	// in it; 100, 120: after it; 149, 199: in or just before the second;
+	// 200: after.
+	times := []time.Time{at(10), at(49), at(60), at(99), at(100), at(120), at(149), at(199), at(200)}
+	if got := during(times, periods, 2*time.Millisecond); got != 5 {
+		t.Errorf("during = %d, want 5", got)
+	}
+	if got := during(times, nil, 2*time.Millisecond); got != 0 {
+		t.Errorf("during no period = %d, want 0", got)
+	}
+}
