@@ -93,7 +93,7 @@ func TestSlowLookupsDuringSteal(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	s := &stealSampler{}
-	// 20 ticks a period (2 CPUs); steal of 0, 2, 0, 1 ticks in the four
+	// 20 ticks a period; steal of 0, 2, 0, 1 ticks in the four
 	// periods: the second (50–100 ms) and the fourth (150–200 ms) count.
 	for i, steal := range []int64{0, 0, 2, 2, 3} {
 		s.samples = append(s.samples, tickSample{at(50 * i), cpuTicks{total: 20 * int64(i), steal: steal}})
