@@ -439,7 +439,12 @@ func (r *run) swap(ctx context.Context) error {
 	if r.proj.Config.Unify.Model != nil {
 		tables = append(tables, "match_pairs")
 	}
-	return r.eng.Swap(ctx, r.swapTables(tables))
+	if err := r.eng.Swap(ctx, r.swapTables(tables)); err != nil {
+		return err
+	}
+	// What is still staged is a working table a stage left for a later one
+	// that did not run (the grouped pass of --only measures): never read.
+	return r.eng.DropStaged(ctx)
 }
 
 // writeMatchPairs stores the model-scored pairs at or above the review
