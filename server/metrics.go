@@ -120,7 +120,7 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) error {
 	for _, name := range names {
 		m.routes[name].latency.write(w, "knit_http_request_seconds", fmt.Sprintf("route=%q", name))
 	}
-	writeSchedLatency(w)
+	writeRuntimeHistograms(w)
 	return nil
 }
 
@@ -128,14 +128,14 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) error {
 // latency histogram: the lookup target is 2 ms end to end.
 var schedBuckets = []float64{0.00001, 0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05}
 
-// writeSchedLatency writes the Go runtime's scheduling latency (time
+// writeRuntimeHistograms writes the Go runtime's scheduling latency (time
 // goroutines spent runnable before they ran, /sched/latencies:seconds,
 // which the runtime samples: one transition in eight) since the process
 // started: a request that waits for a P waits here, which the handlers'
 // own histogram cannot show. Beside it, the stop-the-world pauses
 // (/sched/pauses/total/gc:seconds, two per collection): every goroutine,
 // every lookup included, waits for the whole of one.
-func writeSchedLatency(w http.ResponseWriter) {
+func writeRuntimeHistograms(w http.ResponseWriter) {
 	writeRuntimeHistogram(w, "/sched/latencies:seconds", "knit_go_sched_latency_seconds",
 		"Time goroutines waited runnable before they ran (Go runtime, sampled, since start).")
 	writeRuntimeHistogram(w, "/sched/pauses/total/gc:seconds", "knit_go_gc_pause_seconds",
