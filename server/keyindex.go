@@ -17,25 +17,19 @@ import (
 // block of entries and its bytes are in a chunk of bytes, and the table is
 // a slice of integers: a few objects per thousand keys.
 //
-// Publication: the writer fills an entry and its key bytes, publishes the
-// directory that reaches them, then stores the slot; a reader loads the
-// slot, then the directory. A table that grows is copied whole and
-// swapped in; a reader still probing the old one finds every key added
-// before the swap, as if it had looked a moment earlier.
+// Publication: the writer fills an entry and its key bytes, then stores
+// the slot; a reader loads the slot, then reaches the entry and the bytes
+// (blocks.go says how). A table that grows is copied whole and swapped in;
+// a reader still probing the old one finds every key added before the
+// swap, as if it had looked a moment earlier.
 type keyIndex struct {
-	table atomic.Pointer[[]atomic.Uint64] // hash<<32 | entry+1; 0 is empty; len a power of two
-	dir   atomic.Pointer[keyDir]
-	n     int // entries; written by the writer only
-	fill  int // bytes used of the last chunk; the writer's
-}
-
-// keyDir reaches the entries and the key bytes. The writer appends to its
-// own copy and publishes it; the arrays behind are shared, and a reader
-// never indexes past the lengths it loaded. Blocks and chunks are made at
-// their full length, so no slice header a reader may load is rewritten.
-type keyDir struct {
-	entries [][]keyEntry
-	chunks  [][]byte
+	table   atomic.Pointer[[]atomic.Uint64] // hash<<32 | entry+1; 0 is empty; len a power of two
+	entries blocks[keyEntry]
+	// chunks hold the keys' bytes. Each is made at its full length, so no
+	// slice header a reader may load is written again; as for blocks, a
+	// reader never indexes past the chunks it loaded.
+	chunks atomic.Pointer[[][]byte]
+	fill   int // bytes used of the last chunk; the writer's
 }
 
 type keyEntry struct {
@@ -45,10 +39,7 @@ type keyEntry struct {
 	len   uint32
 }
 
-const (
-	keyEntryBlock = 1024
-	keyChunk      = 64 << 10
-)
+const keyChunk = 64 << 10
 
 var keySeed = maphash.MakeSeed()
 
@@ -71,20 +62,16 @@ func (x *keyIndex) load(key string) (int32, bool) {
 		if uint32(s>>32) != h {
 			continue
 		}
-		d := x.dir.Load()
-		if e := d.entry(uint32(s) - 1); d.is(e, key) {
+		if e := x.entries.at(int32(uint32(s) - 1)); x.is(e, key) {
 			return e.node.Load(), true
 		}
 	}
 }
 
-func (d *keyDir) entry(i uint32) *keyEntry {
-	return &d.entries[i/keyEntryBlock][i%keyEntryBlock]
-}
-
 // is reports whether e's key is key (the comparison copies nothing).
-func (d *keyDir) is(e *keyEntry, key string) bool {
-	return string(d.chunks[e.chunk][e.off:e.off+e.len]) == key
+func (x *keyIndex) is(e *keyEntry, key string) bool {
+	chunks := *x.chunks.Load()
+	return string(chunks[e.chunk][e.off:e.off+e.len]) == key
 }
 
 // store puts node under key, replacing what was there. Writer only.
@@ -93,7 +80,6 @@ func (x *keyIndex) store(key string, node int32) {
 		slots := *t
 		h := keyHash(key)
 		mask := uint32(len(slots) - 1)
-		d := x.dir.Load()
 		for i := h & mask; ; i = (i + 1) & mask {
 			s := slots[i].Load()
 			if s == 0 {
@@ -102,7 +88,7 @@ func (x *keyIndex) store(key string, node int32) {
 			if uint32(s>>32) != h {
 				continue
 			}
-			if e := d.entry(uint32(s) - 1); d.is(e, key) {
+			if e := x.entries.at(int32(uint32(s) - 1)); x.is(e, key) {
 				e.node.Store(node)
 				return
 			}
@@ -112,35 +98,29 @@ func (x *keyIndex) store(key string, node int32) {
 	x.put(keyHash(key), e)
 }
 
-// add appends an entry for key and publishes the directory that reaches it.
+// add appends an entry for key and returns its number.
 func (x *keyIndex) add(key string, node int32) uint32 {
-	var d keyDir
-	if old := x.dir.Load(); old != nil {
-		d = *old
+	var chunks [][]byte
+	if p := x.chunks.Load(); p != nil {
+		chunks = *p
 	}
-	i := uint32(x.n)
-	if int(i)/keyEntryBlock == len(d.entries) {
-		d.entries = append(d.entries, make([]keyEntry, keyEntryBlock))
-	}
-	e := d.entry(i)
-	e.node.Store(node)
-	last := len(d.chunks) - 1
-	if last < 0 || x.fill+len(key) > len(d.chunks[last]) {
-		d.chunks = append(d.chunks, make([]byte, max(keyChunk, len(key))))
-		last++
+	if len(chunks) == 0 || x.fill+len(key) > len(chunks[len(chunks)-1]) {
+		chunks = append(chunks, make([]byte, max(keyChunk, len(key))))
+		x.chunks.Store(&chunks)
 		x.fill = 0
 	}
+	last := len(chunks) - 1
+	e := x.entries.alloc()
+	e.node.Store(node)
 	e.chunk, e.off, e.len = uint32(last), uint32(x.fill), uint32(len(key))
-	x.fill += copy(d.chunks[last][x.fill:], key)
-	x.dir.Store(&d)
-	x.n++
-	return i
+	x.fill += copy(chunks[last][x.fill:], key)
+	return uint32(x.entries.n - 1)
 }
 
 // put stores entry e's slot, growing the table first at three quarters full.
 func (x *keyIndex) put(h, e uint32) {
 	t := x.table.Load()
-	if t == nil || x.n*4 > len(*t)*3 {
+	if t == nil || int(x.entries.n)*4 > len(*t)*3 {
 		size := 1024
 		if t != nil {
 			size = 2 * len(*t)

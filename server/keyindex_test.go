@@ -37,8 +37,8 @@ func TestKeyIndexStoresAndReplaces(t *testing.T) {
 	if n, _ := x.load("visitor-7"); n != 99999 {
 		t.Errorf("after a second store, load = %d; want 99999", n)
 	}
-	if x.n != len(keys) {
-		t.Errorf("%d entries after storing %d keys, one of them twice", x.n, len(keys))
+	if int(x.entries.n) != len(keys) {
+		t.Errorf("%d entries after storing %d keys, one of them twice", x.entries.n, len(keys))
 	}
 }
 

@@ -128,7 +128,9 @@ func (u unixTime) time() time.Time {
 	return time.Unix(u.sec, int64(u.nsec)).UTC()
 }
 
-// packTimePtr packs *t, or gives the unset time for nil.
+// packTimePtr packs *t, or gives the unset time for nil. Unlike packTime
+// it keeps a zero time set: the locked path renders a non-nil zero time,
+// and a published view must render alike.
 func packTimePtr(t *time.Time) unixTime {
 	if t == nil {
 		return unixTime{}

@@ -33,58 +33,16 @@ type published struct {
 	idents    []keyIndex // per identifier type: standardised value → node
 	records   keyIndex   // record key (source/pk) → node
 	customers keyIndex   // customer ID, current or previous → node
-	// Node refs and cells come from blocks, so the index is a few
-	// thousand objects for the garbage collector to mark rather than two
-	// per node (a cell left behind by a merge stays in its block).
-	refs       refTable
+	// Node refs (by node number) and cells come from blocks, so the index
+	// is a few thousand objects for the garbage collector to mark rather
+	// than two per node (a cell left behind by a merge stays in its block).
+	refs       blocks[nodeRef]
 	cellBlocks blocks[cell]
-}
-
-// refTable holds the node refs by node number. Lookups read it without a
-// lock, through the directory of blocks the writer publishes (a reader
-// never indexes past the length it loaded); only the writer adds.
-type refTable struct {
-	dir atomic.Pointer[[]*[blockLen]nodeRef]
-	n   int32 // the writer's count
-}
-
-func (t *refTable) add() *nodeRef {
-	var d []*[blockLen]nodeRef
-	if p := t.dir.Load(); p != nil {
-		d = *p
-	}
-	if int(t.n)/blockLen == len(d) {
-		d = append(d, new([blockLen]nodeRef))
-		t.dir.Store(&d)
-	}
-	r := &d[t.n/blockLen][t.n%blockLen]
-	t.n++
-	return r
-}
-
-// at returns node n's ref; n must have one (syncRefs).
-func (t *refTable) at(n int32) *nodeRef {
-	d := *t.dir.Load()
-	return &d[n/blockLen][n%blockLen]
 }
 
 type nodeRef struct{ c atomic.Pointer[cell] }
 
 type cell struct{ v atomic.Pointer[view] }
-
-// blocks hands out zeroed values from arrays of blockLen; the caller
-// holds the write lock.
-type blocks[T any] struct{ cur []T }
-
-const blockLen = 1024
-
-func (b *blocks[T]) alloc() *T {
-	if len(b.cur) == cap(b.cur) {
-		b.cur = make([]T, 0, blockLen)
-	}
-	b.cur = b.cur[:len(b.cur)+1]
-	return &b.cur[len(b.cur)-1]
-}
 
 // view is one profile as published: everything but the lookup's own
 // via/previous_id, with the JSON of the parts that change only on a merge
@@ -111,7 +69,7 @@ type viewStatic struct {
 func (s *state) syncRefs() {
 	pub := s.pub
 	for i := pub.refs.n; i < int32(s.live.Len()); i++ {
-		pub.refs.add().c.Store(pub.cellBlocks.alloc())
+		pub.refs.alloc().c.Store(pub.cellBlocks.alloc())
 		node := s.live.Node(i)
 		if node.Record {
 			pub.records.store(node.Value, i)

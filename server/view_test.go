@@ -255,16 +255,20 @@ func TestLookupTimesAfterRepeatVisits(t *testing.T) {
 	}
 }
 
-// Blocks hand out distinct zeroed values, across block boundaries.
+// Blocks hand out distinct zeroed values, across block boundaries, and
+// find each again by its number.
 func TestBlocksAlloc(t *testing.T) {
 	var b blocks[cell]
 	got := map[*cell]bool{}
-	for range 2*blockLen + 3 {
+	for i := range int32(2*blockLen + 3) {
 		c := b.alloc()
 		if c.v.Load() != nil || got[c] {
 			t.Fatal("a value handed out twice, or not zeroed")
 		}
 		c.v.Store(&view{})
 		got[c] = true
+		if b.at(i) != c {
+			t.Fatalf("at(%d) is not the value alloc handed out", i)
+		}
 	}
 }
