@@ -173,9 +173,7 @@ func (h *HTTP) lookup(ctx *fasthttp.RequestCtx) bool {
 	}
 	ctx.SetContentTypeBytes(jsonType)
 	ctx.SetBody(b)
-	d := time.Since(start)
-	s.metrics.observe(lookupRoute, http.StatusOK, d)
-	s.log.Debug("request", "route", lookupRoute, "status", http.StatusOK, "duration_ms", float64(d.Microseconds())/1000)
+	s.served(lookupRoute, http.StatusOK, time.Since(start))
 	return true
 }
 

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,5 +253,73 @@ func TestFrontRequestErrors(t *testing.T) {
 		if ctx.Response.StatusCode() != c.want || !strings.Contains(body, c.msg) || !strings.Contains(body, `"success":false`) {
 			t.Errorf("%v: %d %s, want %d with %q", c.err, ctx.Response.StatusCode(), body, c.want, c.msg)
 		}
+	}
+}
+
+// lockedBuffer is a log's destination that goroutines may share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// At debug level (knit serve -v) each request is logged by its route
+// pattern, status and duration: the same line whether the front answered a
+// lookup itself or a handler did, and never the path, which holds the
+// profile key.
+func TestRequestLog(t *testing.T) {
+	var logs lockedBuffer
+	ts := startServer(t, copyShop(t), func(o *Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ts.send("/v1/identify", `{"anonymousId":"logged-visitor","userId":"logged-user","messageId":"l1"}`)
+	bearer := []string{"Authorization", "Bearer " + readToken}
+	path := "/v1/profiles/anonymous_id:logged-visitor"
+	if !ts.direct(path, bearer...) {
+		t.Fatal("the direct path declined the lookup")
+	}
+	if a := ts.viaFront(path, bearer...); a.status != 200 {
+		t.Fatalf("lookup: %d %s", a.status, a.body)
+	}
+	if a := ts.viaFront("/v1/profiles/anonymous_id:nobody-logged", bearer...); a.status != 404 {
+		t.Fatalf("unknown key: %d %s", a.status, a.body)
+	}
+	type line struct {
+		Msg, Route string
+		Status     int
+		Duration   *float64 `json:"duration_ms"`
+	}
+	var got []line
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var x line
+		if json.Unmarshal([]byte(l), &x) == nil && x.Msg == "request" {
+			got = append(got, x)
+		}
+	}
+	want := map[string]int{"POST /v1/identify 200": 1, lookupRoute + " 200": 2, lookupRoute + " 404": 1}
+	for _, x := range got {
+		if x.Duration == nil {
+			t.Errorf("%s %d logged without a duration", x.Route, x.Status)
+		}
+		want[x.Route+" "+strconv.Itoa(x.Status)]--
+	}
+	for k, n := range want {
+		if n != 0 {
+			t.Errorf("request log: %q %d times too few (%+v)", k, n, got)
+		}
+	}
+	if s := logs.String(); strings.Contains(s, "logged-visitor") || strings.Contains(s, "nobody-logged") {
+		t.Errorf("the log holds a profile key:\n%s", s)
 	}
 }

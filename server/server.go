@@ -241,11 +241,18 @@ func (s *Server) wrap(rt route) http.Handler {
 		if err != nil {
 			s.writeError(sw, r, err)
 		}
-		d := time.Since(start)
-		s.metrics.observe(label, sw.status, d)
-		// The route pattern, never the path: paths hold profile keys.
-		s.log.Debug("request", "route", label, "status", sw.status, "duration_ms", float64(d.Microseconds())/1000)
+		s.served(label, sw.status, time.Since(start))
 	})
+}
+
+// served counts an answered request and logs it at debug level: by its
+// route pattern, never the path (paths hold profile keys). The log line's
+// arguments are built only when it is written: this runs for every lookup.
+func (s *Server) served(route string, status int, d time.Duration) {
+	s.metrics.observe(route, status, d)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("request", "route", route, "status", status, "duration_ms", float64(d.Microseconds())/1000)
+	}
 }
 
 type statusWriter struct {

@@ -81,7 +81,9 @@ func copyShop(t testing.TB) string {
 	return dst
 }
 
-func startServer(t testing.TB, dir string) *testServer {
+// startServer starts a Server on the project in dir, and its front;
+// with tweaks changing its options first.
+func startServer(t testing.TB, dir string, tweaks ...func(*Options)) *testServer {
 	t.Helper()
 	proj, err := config.Load(dir)
 	if err != nil {
@@ -91,11 +93,15 @@ func startServer(t testing.TB, dir string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(context.Background(), Options{
+	opt := Options{
 		Project: proj, Engine: eng,
 		WriteKeys: map[string]string{"W": writeKey}, ReadTokens: map[string]string{"R": readToken}, AdminTokens: map[string]string{"A": adminToken},
 		IngestThreads: 1, // as knit serve runs on 2 cores: ingestion on a low-priority thread (lowprio.go)
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&opt)
+	}
+	srv, err := New(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
